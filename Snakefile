@@ -1,0 +1,20 @@
+# leptonid: reproduce "Learning to identify electrons" (Collado et al., PRD 2021).
+#
+#   snakemake --cores all                      # the default, scaled-down run
+#   snakemake --cores all --configfile presets/paper.yaml   # full size
+#
+# The DAG: data (simulation or the authors' data.h5) -> validate_data -> split
+# -> EFPs -> training -> evaluation -> report. See README.md.
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

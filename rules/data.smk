@@ -1,0 +1,63 @@
+# Get the data, check it against the data contract, split it per split.
+
+
+rule make_synthetic:
+    output:
+        "results/synthetic/data.h5",
+    log:
+        "logs/make_synthetic.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        events=config["data"]["synthetic_events"],
+        seed=config["data"]["synthetic_seed"],
+    script:
+        "../scripts/make_synthetic.py"
+
+
+rule validate_data:
+    input:
+        unpack(data_files),
+    output:
+        report(
+            "results/data/inventory.md",
+            category="Data",
+            caption="../report/inventory.rst",
+        ),
+    log:
+        "logs/validate_data.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../scripts/validate_data.py"
+
+
+rule split:
+    input:
+        unpack(data_files),
+        inventory="results/data/inventory.md",
+    output:
+        **prep_files(),
+    log:
+        "logs/split.log",
+    benchmark:
+        "benchmarks/split.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 2
+    resources:
+        mem_mb=config["split"]["mem_mb"],
+        runtime=60,
+    params:
+        chunk_events=config["split"]["chunk_events"],
+        compression=config["split"]["compression"],
+    script:
+        "../scripts/split.py"
