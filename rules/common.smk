@@ -42,4 +42,5 @@ def prep_files():
 def all_targets():
     """Everything the default run produces."""
     targets = ["results/data/inventory.md", *prep_files().values()]
+    targets += ["results/efp/unique.csv", "results/efp/gallery.pdf"]
     return targets

@@ -1,0 +1,127 @@
+# Energy flow polynomials of the ECal (et) and HCal (ht) images (config: efp).
+#
+# efp_chunk computes one of `efp.n_chunks` row ranges of a split (the range is
+# worked out from the Feather file's row count at run time, so the DAG needs
+# no checkpoint); efp_gather joins them in `event` order; efp_dedupe drops
+# non-finite, constant and duplicate columns over the whole train split;
+# efp_graphs draws the multigraphs of the kept EFPs.
+
+
+wildcard_constraints:
+    image="et|ht",
+    chunk=r"\d+",
+
+
+def efp_chunk_files(wildcards):
+    """The chunk files of one image and split."""
+    return expand(
+        "results/efp/{image}/{split}/chunk_{chunk}.feather",
+        image=wildcards.image,
+        split=wildcards.split,
+        chunk=range(config["efp"]["n_chunks"]),
+    )
+
+
+def efp_engine_params():
+    """Everything that changes the EFP values (a change reruns the chunks)."""
+    efp = config["efp"]
+    return {
+        "graph_sets": efp["graph_sets"],
+        "kappas": efp["kappas"],
+        "betas": efp["betas"],
+    }
+
+
+rule efp_chunk:
+    input:
+        prep="results/prep/{split}.feather",
+    output:
+        temp("results/efp/{image}/{split}/chunk_{chunk}.feather"),
+    log:
+        "logs/efp_chunk/{image}_{split}_{chunk}.log",
+    benchmark:
+        "benchmarks/efp_chunk/{image}_{split}_{chunk}.tsv"
+    conda:
+        "../envs/efp.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["efp"]["resources"]["mem_mb"],
+        runtime=config["efp"]["resources"]["runtime"],
+        gpu=config["efp"]["resources"]["gpu"],
+    params:
+        engine=efp_engine_params(),
+        n_chunks=config["efp"]["n_chunks"],
+        backend=config["efp"]["backend"],
+        batch_size=config["efp"]["batch_size"],
+    script:
+        "../scripts/efp_chunk.py"
+
+
+rule efp_gather:
+    input:
+        prep="results/prep/{split}.feather",
+        chunks=efp_chunk_files,
+    output:
+        "results/efp/{image}/{split}.feather",
+    log:
+        "logs/efp_gather/{image}_{split}.log",
+    conda:
+        "../envs/efp.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["efp"]["resources"]["gather_mem_mb"],
+        runtime=30,
+    script:
+        "../scripts/efp_gather.py"
+
+
+rule efp_dedupe:
+    input:
+        expand("results/efp/{image}/train.feather", image=config["efp"]["images"]),
+    output:
+        unique="results/efp/unique.csv",
+        summary=report(
+            "results/efp/dedupe.md",
+            category="EFPs",
+            caption="../report/efp_dedupe.rst",
+        ),
+    log:
+        "logs/efp_dedupe.log",
+    benchmark:
+        "benchmarks/efp_dedupe.tsv"
+    conda:
+        "../envs/efp.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["efp"]["resources"]["gather_mem_mb"],
+        runtime=60,
+    params:
+        images=config["efp"]["images"],
+        tolerance=config["efp"]["dedupe_tolerance"],
+    script:
+        "../scripts/efp_dedupe.py"
+
+
+rule efp_graphs:
+    input:
+        unique="results/efp/unique.csv",
+    output:
+        graphs=directory("results/efp/graphs"),
+        gallery_pdf=report(
+            "results/efp/gallery.pdf",
+            category="EFPs",
+            caption="../report/efp_gallery.rst",
+        ),
+        gallery_png="results/efp/gallery.png",
+    log:
+        "logs/efp_graphs.log",
+    conda:
+        "../envs/efp.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        graph_sets=config["efp"]["graph_sets"],
+    script:
+        "../scripts/efp_graphs.py"

@@ -1,0 +1,123 @@
+"""EFP files of the workflow: one chunk of a split, and the gathered table.
+
+A chunk file and a gathered file are Feather (Arrow IPC) with an ``event``
+column (int64, the row index in the source data.h5, in the order of
+``results/prep/{split}.feather``) and one float64 column per EFP.
+Gathered files are written uncompressed so that de-duplication can
+memory-map them column by column.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from leptonid.atomic import atomic_output
+from leptonid.efp import EFPCalculator, graphs_from_specs, iter_chunks, particles_from_images
+from leptonid.io import count_rows, load_split
+
+__all__ = ["count_rows", "chunk_rows", "compute_chunk", "gather_chunks", "read_events"]
+
+log = logging.getLogger(__name__)
+
+
+def read_events(path: str | Path) -> np.ndarray:
+    """The ``event`` column of a Feather file."""
+    with pa.memory_map(str(path)) as source:
+        return ipc.open_file(source).read_all().column("event").to_numpy()
+
+
+def chunk_rows(path: str | Path, chunk: int, n_chunks: int) -> tuple[int, int]:
+    """Row range ``[start, stop)`` of chunk ``chunk`` of ``n_chunks`` of a split file."""
+    if not 0 <= chunk < n_chunks:
+        raise ValueError(f"chunk {chunk} out of range for n_chunks={n_chunks}")
+    return iter_chunks(count_rows(path), n_chunks)[chunk]
+
+
+def _write(table: pa.Table, path: str | Path, compression: str | None) -> None:
+    with atomic_output(path) as tmp:
+        with (
+            pa.OSFile(str(tmp), "wb") as sink,
+            ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression=compression)) as writer,
+        ):
+            writer.write_table(table, max_chunksize=65536)
+
+
+def compute_chunk(
+    prep_path: str | Path,
+    out_path: str | Path,
+    image: str,
+    chunk: int,
+    n_chunks: int,
+    graph_sets: Sequence[Sequence[str]],
+    kappas: Sequence[float],
+    betas: Sequence[float],
+    backend: str = "numpy",
+    batch_size: int = 64,
+) -> int:
+    """Compute the EFPs of one chunk of a split; return the number of events written."""
+    start, stop = chunk_rows(prep_path, chunk, n_chunks)
+    data = load_split(prep_path, ["event", image], rows=(start, stop))
+    graphs = graphs_from_specs(graph_sets)
+    calc = EFPCalculator(graphs, kappas, betas, backend=backend, batch_size=batch_size)
+    t0 = time.perf_counter()
+    z, eta, phi, mask = particles_from_images(data[image], image)
+    values = calc.compute(z, eta, phi, mask) if len(z) else np.empty((0, len(calc.columns)))
+    dt = time.perf_counter() - t0
+    n_part = mask.sum(axis=1)
+    log.info(
+        "%s rows %d-%d: %d events, %d graphs x %d kappa x %d beta = %d EFPs, particles %s, %.1f s (%.1f events/s)",
+        image,
+        start,
+        stop,
+        len(z),
+        len(graphs),
+        len(calc.kappas),
+        len(calc.betas),
+        len(calc.columns),
+        f"{n_part.min()}-{n_part.max()} (mean {n_part.mean():.0f})" if len(z) else "-",
+        dt,
+        len(z) / max(dt, 1e-9),
+    )
+    arrays = [pa.array(np.asarray(data["event"], dtype=np.int64))]
+    arrays += [pa.array(values[:, j]) for j in range(values.shape[1])]
+    _write(pa.Table.from_arrays(arrays, names=["event", *calc.columns]), out_path, "lz4")
+    return len(z)
+
+
+def gather_chunks(prep_path: str | Path, chunk_paths: Sequence[str | Path], out_path: str | Path) -> int:
+    """Concatenate chunk files in order (one chunk in memory at a time).
+
+    Checks that all chunks have the same columns and that their ``event``
+    columns, joined, equal the split file's ``event`` column.
+    """
+    if not chunk_paths:
+        raise ValueError("no EFP chunk files to gather")
+    schemas, events = [], []
+    for path in chunk_paths:
+        with pa.memory_map(str(path)) as source:
+            reader = ipc.open_file(source)
+            schemas.append(reader.schema)
+            events.append(reader.read_all().column("event").to_numpy())
+    for path, schema in zip(chunk_paths, schemas):
+        if not schema.equals(schemas[0]):
+            raise ValueError(f"{path}: columns differ from {chunk_paths[0]}; rerun the chunks with one config")
+    expected = read_events(prep_path)
+    got = np.concatenate(events)
+    if len(got) != len(expected) or not np.array_equal(got, expected):
+        raise ValueError(
+            f"EFP chunks have {len(got)} events that do not match the {len(expected)} events of {prep_path} "
+            "in order; was the split rewritten or n_chunks changed?"
+        )
+    with atomic_output(out_path) as tmp:
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, schemas[0]) as writer:
+            for path in chunk_paths:
+                with pa.memory_map(str(path)) as source:
+                    writer.write_table(ipc.open_file(source).read_all(), max_chunksize=65536)
+    return len(got)
