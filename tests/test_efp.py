@@ -117,6 +117,56 @@ def test_jax_backend_matches_energyflow(paper_graphs):
     assert_close(ours.reshape(ref.shape), ref)
 
 
+def _treewidth3(graphs: list[EFPGraph]) -> list[EFPGraph]:
+    from leptonid.efp_engine import _max_elim_degree
+
+    out = []
+    for g in graphs:
+        adj: dict[int, set[int]] = {}
+        for a, b in g.edges:
+            adj.setdefault(a, set()).add(b)
+            adj.setdefault(b, set()).add(a)
+        if _max_elim_degree(adj) > 2:
+            out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_k4_core_graphs_match_energyflow(paper_graphs, backend):
+    """Every O(M^4) graph of the paper sets (K4 cores, with and without a subdivided edge)."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    graphs = _treewidth3(paper_graphs)
+    assert {"4_6_21", "5_7_84", "4_8_60", "6_8_347"} <= {g.name for g in graphs}
+    z, eta, phi, mask = random_events(6, 16, seed=8)
+    kappas, betas = ([-1, 0, 1], [0.5, 2]) if backend == "jax" else (KAPPAS, BETAS)
+    ours = EFPCalculator(graphs, kappas, betas, backend=backend, batch_size=3).compute(z, eta, phi, mask)
+    ref = energyflow_values(graphs, kappas, betas, z, eta, phi, mask)
+    assert_close(ours.reshape(ref.shape), ref)
+
+
+def test_k4_cores_in_one_event_chunks_match_energyflow(monkeypatch):
+    """K4 cores evaluated one event at a time, each cut to its own multiplicity."""
+    import leptonid.efp_engine as engine
+
+    monkeypatch.setattr(engine, "_K4_CACHE_ELEMENTS", 1)
+    graphs = [g for g in graphs_from_specs([["d<=7", "p==1"]]) if g.name in ("4_6_21", "4_7_36", "5_7_81", "5_7_84")]
+    z, eta, phi, mask = random_events(5, 13, seed=9)
+    ours = EFPCalculator(graphs, KAPPAS, BETAS, batch_size=5, pad_multiple=16).compute(z, eta, phi, mask)
+    ref = energyflow_values(graphs, KAPPAS, BETAS, z, eta, phi, mask)
+    assert_close(ours.reshape(ref.shape), ref)
+
+
+def test_d7_k4_graphs_share_one_symmetric_core():
+    """The four O(M^4) graphs of d<=7 are K4 cores over one shared S tensor (no conditioned vertex)."""
+    graphs = graphs_from_specs([["d<=7", "p==1"]])
+    plan = compile_plan([g.edges for g in graphs])
+    summary = plan.cost_summary()
+    assert summary.get("K") == 4 and not any(k.startswith("cond_") or k == "C" for k in summary)
+    cores = {(n.weight, tuple(c for c, pos in n.children if pos == (3,))) for n in plan.nodes if n.op == "K"}
+    assert len(cores) == 1
+
+
 @pytest.mark.slow
 def test_all_paper_graphs_match_energyflow(paper_graphs):
     z, eta, phi, mask = random_events(4, 10, seed=6)

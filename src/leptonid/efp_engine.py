@@ -10,10 +10,17 @@ evaluates it on many events at once:
 * Each graph is contracted by variable elimination (leaves first, then
   vertices with two neighbours). Eliminating a vertex with one neighbour is
   a batched mat-vec, O(M^2); with two neighbours a batched matrix product,
-  O(M^3). A graph of treewidth 3 (it contains K4) is *conditioned* on one
-  vertex a: the rest has treewidth 2 and is evaluated for all M values of
-  a at once (the a index becomes a batch axis), O(M^4) through matrix
-  products. Graphs beyond that fall back to a batched einsum.
+  O(M^3). A graph of treewidth 3 with a *K4 core* (a vertex b joined by
+  theta^w to three vertices x, y, z, everything else reducible to vectors
+  and matrices on x, y, z; all 4 such graphs of d<=7 and 20 of the 23 of
+  d<=8 c==4) is the sum over x, y, z of the fully symmetric tensor
+  S[x,y,z] = sum_b z_b theta^w_bx theta^w_by theta^w_bz times the rest: with
+  numpy it is evaluated on x < y < z only (S by batched GEMMs, O(M^4/6),
+  shared by all graphs with the same core, all kappas at once); other
+  backends sum all (x, y, z). Any other graph of treewidth 3 is
+  *conditioned* on one vertex a: the rest has treewidth 2 and is evaluated
+  for all M values of a at once (the a index becomes a batch axis), O(M^4)
+  through matrix products. Graphs beyond that fall back to a batched einsum.
 * Every intermediate factor gets a canonical key (the sub-graph it sums
   over, up to relabelling of its boundary vertices), so a sub-contraction
   shared by several graphs is computed once per batch (memoisation).
@@ -55,6 +62,14 @@ class Node:
       output axis (``0..rank-1``) or to the eliminated vertex (``rank``);
     * ``"C"``: sum over the conditioned vertex a of z_a times the product of
       its (rank-0, conditioned) children.
+    * ``"K"``: a graph with a K4 core (b; x, y, z): b has weight z and the
+      three edges theta^w (``weight`` = w) to x, y, z, and nothing else but
+      vectors on b; everything else is reduced to vectors/matrices on
+      x, y, z. Children positions are 0, 1, 2 (x, y, z) or 3 (b). The value
+      sum_{x,y,z} S[x,y,z] H[x,y,z] with the symmetric
+      S[x,y,z] = sum_b z_b theta^w_bx theta^w_by theta^w_bz is evaluated on
+      x < y < z only; ``terms`` lists the distinct relabellings of the
+      children with their multiplicities (count, children).
 
     ``cond`` marks arrays that carry the extra axis of a conditioned vertex.
     """
@@ -65,6 +80,7 @@ class Node:
     children: tuple[tuple[int, tuple[int, ...]], ...] = ()
     symmetric: bool = False
     cond: bool = False
+    terms: tuple[tuple[int, tuple[tuple[int, tuple[int, ...]], ...]], ...] = ()
 
 
 @dataclass
@@ -80,7 +96,7 @@ class Plan:
         """Nodes that are O(M^3)-sized (three-index or conditioned) or depend on one."""
         flags: list[bool] = []
         for node in self.nodes:
-            flags.append(node.rank >= 3 or node.cond or any(flags[c] for c, _ in node.children))
+            flags.append(node.rank >= 3 or node.cond or node.op == "K" or any(flags[c] for c, _ in node.children))
         return flags
 
     def cost_summary(self) -> dict[str, int]:
@@ -133,7 +149,11 @@ class _Draft:
         return nid
 
     def cost(self) -> int:
-        return sum(_COST.get((n.cond, n.rank), 1) for _, n in self.new)
+        return sum(1000 if n.op == "K" else _COST.get((n.cond, n.rank), 1) for _, n in self.new)
+
+    def is_heavy(self, nid: int) -> bool:
+        node = self.node(nid)
+        return node.rank >= 3 or node.cond or node.op == "K" or any(self.is_heavy(c) for c, _ in node.children)
 
     def commit(self) -> None:
         for key, node in self.new:
@@ -230,6 +250,10 @@ def _add_graph(plan: Plan, edges: Edges) -> int:
         adj[a].add(b)
         adj[b].add(a)
     if _max_elim_degree(adj) > 2:
+        found = _try_k4_core(plan, mult, vertices, adj)
+        if found is not None:
+            found[0].commit()
+            return found[1]
         best = None
         for a in vertices:  # condition on one vertex: O(M) x (a treewidth-2 graph)
             rest = {v: n - {a} for v, n in adj.items() if v != a}
@@ -252,6 +276,69 @@ def _add_graph(plan: Plan, edges: Edges) -> int:
     (final,) = _eliminate(draft, factors, set(vertices))
     draft.commit()
     return final[0]
+
+
+_K4_PAIRS = ((0, 1), (0, 2), (1, 2))
+
+
+def _k4_pair_vanishes(node_of: Any, children: Sequence[tuple[int, tuple[int, ...]]], pair: tuple[int, int]) -> bool:
+    """Whether the factors on a core pair include an edge theta^w, which is zero for equal indices."""
+    return any(node_of(nid).op == "T" and sorted(pos) == list(pair) for nid, pos in children)
+
+
+def _try_k4_core(
+    plan: Plan, mult: dict[tuple[int, int], int], vertices: list[int], adj: dict[int, set[int]]
+) -> tuple[_Draft, int] | None:
+    """Plan a graph as a K4 core (see ``Node`` op ``"K"``), or None if it has no suitable one.
+
+    The vertices outside a 4-clique are eliminated first (they must leave
+    factors of rank <= 2 on the clique); one clique vertex b must then carry
+    only its three theta^w edges (same w) and vectors.
+    """
+    best = None
+    for quad in itertools.combinations(vertices, 4):
+        for b in quad:
+            if any(u not in adj[b] for u in quad if u != b):
+                continue
+            trial = _Draft(plan)
+            factors = [(_leaf(trial, "T", w), e) for e, w in sorted(mult.items())]
+            factors = _eliminate(trial, factors, set(vertices) - set(quad))
+            if any(len(labels) > 2 or trial.is_heavy(nid) for nid, labels in factors):
+                continue
+            core = sorted(set(quad) - {b})
+            on_b = [(nid, labels) for nid, labels in factors if b in labels]
+            mats = [(nid, labels) for nid, labels in on_b if len(labels) == 2]
+            weights = {trial.node(nid).weight for nid, _ in mats}
+            if (
+                len(mats) != 3
+                or any(trial.node(nid).op != "T" for nid, _ in mats)
+                or len(weights) != 1
+                or {u for _, labels in mats for u in labels} != set(quad)
+            ):
+                continue
+            (w,) = weights
+            where = {u: i for i, u in enumerate(core)}
+            where[b] = 3
+            entries = [(nid, tuple(where[u] for u in labels)) for nid, labels in factors if (nid, labels) not in mats]
+            # at most one core pair may lack a theta^w edge (whose zero diagonal drops repeated indices)
+            if sum(_k4_pair_vanishes(trial.node, entries, pair) for pair in _K4_PAIRS) < 2:
+                continue
+            variants: dict[tuple, int] = {}
+            for perm in itertools.permutations(range(3)):
+                mapped = []
+                for nid, pos in entries:
+                    pos = tuple(perm[p] if p < 3 else 3 for p in pos)
+                    mapped.append((nid, tuple(sorted(pos)) if trial.node(nid).symmetric else pos))
+                children = tuple(sorted(mapped))
+                variants[children] = variants.get(children, 0) + 1
+            children = min(variants, key=repr)
+            terms = tuple(sorted((count, ch) for ch, count in variants.items()))
+            out = trial.add(repr(("K", w, children)), Node("K", 0, weight=w, children=children, terms=terms))
+            # vectors on b would need an S tensor of their own: avoid them
+            cost = (len(on_b) - 3, trial.cost())
+            if best is None or cost < best[0]:
+                best = (cost, trial, out)
+    return None if best is None else (best[1], best[2])
 
 
 def compile_plan(graphs: Sequence[Edges]) -> Plan:
@@ -427,9 +514,180 @@ def evaluate_plan(
         for c in {c for c, _ in node.children}:
             if last[c] == i:
                 del vals[c]
-    if any(heavy):
-        vals.update(_eval_heavy(plan, heavy, vals, z, theta, xp, heavy_batch, cond_block))
+    k_nodes = [i for i, node in enumerate(plan.nodes) if node.op == "K"]
+    other = [h and plan.nodes[i].op != "K" for i, h in enumerate(heavy)]
+    if k_nodes:
+        vals.update(_eval_k4(plan, k_nodes, vals, z, theta, xp))
+    if any(other):
+        vals.update(_eval_heavy(plan, other, vals, z, theta, xp, heavy_batch, cond_block))
     return xp.stack([vals[o] for o in plan.outputs], axis=-1)
+
+
+def _k4_factors(
+    xp: Any, children: Sequence[tuple[int, tuple[int, ...]]], vals: dict[int, Any], z: Any
+) -> tuple[list[Any], dict[tuple[int, int], Any], Any]:
+    """Vectors on x, y, z (times z), matrices on (x,y), (x,z), (y,z) and the vector on b of a K4 term."""
+    vecs: list[Any] = [z, z, z, z]
+    mats: dict[tuple[int, int], Any] = {}
+    for nid, pos in children:
+        arr = vals[nid]
+        if len(pos) == 1:
+            vecs[pos[0]] = vecs[pos[0]] * arr
+            continue
+        if pos[0] > pos[1]:
+            arr, pos = xp.swapaxes(arr, -1, -2), (pos[1], pos[0])
+        mats[pos] = arr if pos not in mats else mats[pos] * arr
+    m = z.shape[-1]
+    for pair in _K4_PAIRS:  # a core pair without any factor
+        if pair not in mats:
+            mats[pair] = xp.ones((z.shape[0], 1, m, m), dtype=z.dtype)
+    return vecs[:3], mats, vecs[3]
+
+
+#: Elements of the (events x kappas x M x M) arrays of one event chunk of the K4-core evaluation.
+_K4_CACHE_ELEMENTS = 2**18
+#: Elements of the (events x kappas x block x M x M) arrays of the full (jax) K4-core evaluation.
+_K4_FULL_ELEMENTS = 2**24
+
+
+def _eval_k4(plan: Plan, k_nodes: list[int], light: dict[int, Any], z: Any, theta: Any, xp: Any) -> dict[int, Any]:
+    """Evaluate the ``"K"`` nodes (K4 cores) of a plan; returns ``{node: (B, K)}``."""
+    if xp.__name__ != "numpy":
+        return {i: _eval_k4_full(plan.nodes[i], light, z, theta, xp) for i in k_nodes}
+    groups: dict[tuple, list[int]] = {}
+    for i in k_nodes:  # nodes sharing S: same w and the same vectors on b
+        key = (plan.nodes[i].weight, tuple(sorted(c for c, pos in plan.nodes[i].children if pos == (3,))))
+        groups.setdefault(key, []).append(i)
+    children = {c for i in k_nodes for c, _ in plan.nodes[i].children}
+    pieces: dict[int, list[Any]] = {i: [] for i in k_nodes}
+    # a few events at a time: the O(M^3)-sized slices then stay in the CPU cache
+    step = max(1, _K4_CACHE_ELEMENTS // (z.shape[1] * z.shape[2] ** 2))
+    for e0 in range(0, z.shape[0], step):
+        es = slice(e0, e0 + step)
+        m = _used_particles(z[es])  # padded particles have z = 0 and come last
+        zs, ts = z[es][..., :m], theta[es][..., :m, :m]
+        cut = {c: _cut(light[c][es], plan.nodes[c].rank, m) for c in children}
+        for (w, _), ids in groups.items():
+            for i, val in _eval_k4_sym(plan, ids, w, cut, zs, ts, xp).items():
+                pieces[i].append(val)
+    return {i: xp.concatenate(p, axis=0) for i, p in pieces.items()}
+
+
+def _eval_k4_sym(
+    plan: Plan, ids: list[int], w: int, vals: dict[int, Any], z: Any, theta: Any, xp: Any
+) -> dict[int, Any]:
+    """K4 cores sharing one S tensor, summed over x < y < z only (numpy).
+
+    S[x, c, z] = sum_b z_b theta^w_bx theta^w_bc theta^w_bz is built by one
+    batched GEMM over b for a block of middle indices c (O(M^4 / 6) in all,
+    all kappas at once), and every term of every node contributes
+    v1[c] * sum_{x<c<z} (v0[x] A01[x,c]) S[x,c,z] A02[x,z] (v2[z] A12[c,z]);
+    terms sharing A02 share one Hadamard product and one matmul. Triples
+    with repeated indices are added by :func:`_k4_diagonal` where they are
+    not exactly zero (a pair without a theta^w edge).
+    """
+    n_ev, n_k, m = z.shape
+    tw = theta[:, 0] if w == 1 else theta[:, 0] ** w  # (B, M, M)
+    zb = z
+    for c, pos in plan.nodes[ids[0]].children:
+        if pos == (3,):
+            zb = zb * vals[c]
+    yt = tw[:, None, :, :] * zb[:, :, None, :]  # yt[e, k, z, b] = theta^w_zb z_b
+    # Terms are grouped by their matrix A02 on (x, z) (one Hadamard product and one matmul per
+    # group); within a group, equal alpha[c, x] = v0_x A01[x, c] (x < c, else 0) and equal
+    # gamma[c, z] = v2_z A12[c, z] (z > c, else 0) are computed once.
+    groups: dict[tuple, dict[str, Any]] = {}
+    for i in ids:
+        for count, children in plan.nodes[i].terms:
+            vec = [tuple(sorted(c for c, pos in children if pos == (p,))) for p in range(3)]
+            pair = {pq: tuple(sorted((c, pos) for c, pos in children if tuple(sorted(pos)) == pq)) for pq in _K4_PAIRS}
+            (v0, v1, v2), mats, _ = _k4_factors(xp, children, vals, z)
+            grp = groups.setdefault(pair[(0, 2)], {"a02": mats[(0, 2)], "alpha": {}, "gamma": {}, "terms": []})
+            akey, gkey = (vec[0], pair[(0, 1)]), (vec[2], pair[(1, 2)])
+            if akey not in grp["alpha"]:
+                grp["alpha"][akey] = xp.tril(v0[..., None, :] * xp.swapaxes(mats[(0, 1)], -1, -2), -1)
+            if gkey not in grp["gamma"]:
+                grp["gamma"][gkey] = xp.triu(v2[..., None, :] * mats[(1, 2)], 1)
+            grp["terms"].append((i, list(grp["alpha"]).index(akey), list(grp["gamma"]).index(gkey), v1 * count))
+    stacked = [
+        (
+            grp["a02"],
+            xp.stack(list(grp["alpha"].values()), -2),  # (B, K, M_c, A, M_x)
+            xp.stack(list(grp["gamma"].values()), -2),  # (B, K, M_c, G, M_z)
+            [t[1] for t in grp["terms"]],
+            [t[2] for t in grp["terms"]],
+            xp.stack([t[3] for t in grp["terms"]], -1),  # (B, K, M_c, T)
+        )
+        for grp in groups.values()
+    ]
+    acc = [xp.zeros((n_ev, n_k, len(grp["terms"]))) for grp in groups.values()]
+    y_t = xp.swapaxes(yt, -1, -2)  # [e, k, b, z] = z_b theta^w_bz
+    c_block = 4  # middle indices per matrix product
+    for c0 in range(1, m - 1, c_block):
+        c1 = min(c0 + c_block, m - 1)
+        cs = slice(c0, c1)
+        # S[c, x, z] for c in the block, x < c1, z > c0 (alpha and gamma are zero outside x < c < z)
+        pt = tw[:, cs, None, :] * tw[:, None, :c1, :]  # [e, c, x, b] = theta^w_cb theta^w_xb
+        s_blk = xp.matmul(pt.reshape(n_ev, 1, -1, m), y_t[..., c0 + 1 :])
+        s_blk = s_blk.reshape(n_ev, n_k, c1 - c0, c1, m - c0 - 1)
+        for g, (a02, alpha, gamma, a_idx, g_idx, mid) in enumerate(stacked):
+            q = s_blk * a02[..., None, :c1, c0 + 1 :]
+            r = xp.matmul(alpha[:, :, cs, :, :c1], q)  # (B, K, C, A, z)
+            r = r[..., a_idx, :] * gamma[:, :, cs, :, c0 + 1 :][..., g_idx, :]  # (B, K, C, T, z)
+            acc[g] += (r.sum(axis=-1) * mid[:, :, cs]).sum(axis=-2)
+    out: dict[int, Any] = {}
+    for g, grp in enumerate(groups.values()):
+        for t, (i, *_rest) in enumerate(grp["terms"]):
+            out[i] = acc[g][..., t] if i not in out else out[i] + acc[g][..., t]
+    for i in ids:  # ordered triples with two equal indices on the one pair without a theta^w edge
+        node = plan.nodes[i]
+        for p, q in _K4_PAIRS:
+            if not _k4_pair_vanishes(lambda c: plan.nodes[c], node.children, (p, q)):
+                out[i] = out[i] + _k4_diagonal(xp, node.children, (p, q), vals, z, tw, yt)
+    return out
+
+
+def _k4_diagonal(
+    xp: Any,
+    children: Sequence[tuple[int, tuple[int, ...]]],
+    pair: tuple[int, int],
+    vals: dict[int, Any],
+    z: Any,
+    tw: Any,
+    yt: Any,
+) -> Any:
+    """Terms of a K4 core with equal indices i on ``pair`` and j on the third role: O(M^3)."""
+    (r,) = {0, 1, 2} - set(pair)
+    vecs, mats, _ = _k4_factors(xp, children, vals, z)
+    # D[i, j] = S[i, i, j] = sum_b z_b theta^2w_bi theta^w_bj  (with the vectors on b in yt)
+    sq = xp.swapaxes(tw * tw, -1, -2)[:, None]  # [i, b]
+    d = xp.matmul(sq, xp.swapaxes(yt, -1, -2))  # (B, K, i, j)
+    p, q = pair
+    diag = xp.diagonal(mats[pair], axis1=-2, axis2=-1)
+    h = (vecs[p] * vecs[q] * diag)[..., :, None] * vecs[r][..., None, :]
+    for a, b in ((min(p, r), max(p, r)), (min(q, r), max(q, r))):
+        if (a, b) in mats:  # oriented so that the pair index i comes first
+            h = h * (mats[(a, b)] if a != r else xp.swapaxes(mats[(a, b)], -1, -2))
+    return xp.sum(h * d, axis=(-1, -2))
+
+
+def _eval_k4_full(node: Node, vals: dict[int, Any], z: Any, theta: Any, xp: Any) -> Any:
+    """One K4 core over all (x, y, z) (any backend): S by matrix products, one x-block at a time."""
+    (v0, v1, v2), mats, vb = _k4_factors(xp, node.children, vals, z)
+    tw = theta[:, 0] if node.weight == 1 else theta[:, 0] ** node.weight  # (B, M, M)
+    n_ev, n_k, m = z.shape
+    yt = tw[:, None, :, :] * (vb)[:, :, None, :]  # [e, k, z, b]
+    h12 = v1[..., :, None] * mats[(1, 2)] * v2[..., None, :]  # (B, K, y, z)
+    total = 0.0
+    step = max(1, _K4_FULL_ELEMENTS // max(1, n_ev * n_k * m * m))
+    for x0 in range(0, m, step):
+        xs = slice(x0, min(m, x0 + step))
+        pt = tw[:, xs, None, :] * tw[:, None, :, :]  # (B, X, y, b)
+        s = xp.matmul(pt[:, None], xp.swapaxes(yt, -1, -2)[:, :, None])  # (B, K, X, y, z)
+        h = h12[:, :, None] * (v0[..., xs, None] * mats[(0, 1)][..., xs, :])[..., None]
+        h = h * mats[(0, 2)][..., xs, None, :]
+        total = total + xp.sum(s * h, axis=(-1, -2, -3))
+    return total
 
 
 def _used_particles(z: Any) -> int:
