@@ -11,8 +11,12 @@ configfile: "config.yaml"
 
 
 include: "rules/common.smk"
+include: "rules/simulation.smk"
 include: "rules/data.smk"
 include: "rules/efp.smk"
+include: "rules/training.smk"
+include: "rules/evaluation.smk"
+include: "rules/report.smk"
 
 
 rule all:

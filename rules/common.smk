@@ -11,6 +11,8 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from leptonid.config import check_config  # noqa: E402
+from leptonid.feature_sets import FEATURE_SETS, is_cnn, needs_efps  # noqa: E402
+from leptonid.training import resolve_config  # noqa: E402
 from leptonid.layout import SPLITS  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -42,5 +44,156 @@ def prep_files():
 def all_targets():
     """Everything the default run produces."""
     targets = ["results/data/inventory.md", *prep_files().values()]
+    if config["data"]["source"] == "simulate":
+        targets.append("results/simulation/validation.md")
     targets += ["results/efp/unique.csv", "results/efp/gallery.pdf"]
+    targets += evaluation_targets()
+    targets.append("results/report.md")
     return targets
+
+
+# --- used by rules/simulation.smk ---
+
+SIM_CLASSES = ["signal", "background"]
+# Keys of `simulation:` that change what a chunk generates (merge-only keys are left out
+# so that changing, e.g., the split fractions reruns the merge only).
+SIM_CHUNK_KEYS = [
+    "n_per_class",
+    "n_chunks",
+    "seed",
+    "signal_oversample",
+    "background_oversample",
+    "pt_hat_min",
+    "heavy_flavour_fraction",
+    "batch_events",
+    "mpi",
+    "et_min",
+    "et_max",
+    "eta_max",
+    "r_had_max",
+    "track_fraction_min",
+    "calo_iso_max",
+    "calorimeter",
+]
+
+
+def sim_chunk_params(wildcards=None):
+    return {
+        k: config["simulation"][k] for k in SIM_CHUNK_KEYS if k in config["simulation"]
+    }
+
+
+def sim_chunks(cls, ext="h5"):
+    return expand(
+        "results/simulation/chunks/{cls}_{chunk}.{ext}",
+        cls=cls,
+        chunk=range(config["simulation"]["n_chunks"]),
+        ext=ext,
+    )
+
+
+# --- used by rules/efp.smk ---
+
+
+def efp_chunk_files(wildcards):
+    """The chunk files of one image and split."""
+    return expand(
+        "results/efp/{image}/{split}/chunk_{chunk}.feather",
+        image=wildcards.image,
+        split=wildcards.split,
+        chunk=range(config["efp"]["n_chunks"]),
+    )
+
+
+def efp_engine_params():
+    """Everything that changes the EFP values (a change reruns the chunks)."""
+    efp = config["efp"]
+    return {
+        "graph_sets": efp["graph_sets"],
+        "kappas": efp["kappas"],
+        "betas": efp["betas"],
+    }
+
+
+# --- used by rules/training.smk ---
+
+
+def training_feature_sets():
+    """Feature sets trained by this run, in config order."""
+    return list(config["training"]["feature_sets"])
+
+
+def training_hyperparameters(wildcards):
+    """Resolved hyperparameters of one feature set (a dict; only its own)."""
+    return resolve_config(config["training"], wildcards.feature_set)
+
+
+def training_resource(name):
+    """Input function for a resource of the train rule, from training.resources."""
+
+    def value(wildcards):
+        res = config["training"]["resources"]
+        if name == "gpu":
+            return res["gpu_cnn"] if is_cnn(wildcards.feature_set) else res["gpu_dense"]
+        return res[name]
+
+    return value
+
+
+def training_inputs(wildcards):
+    """The split files, plus the selected EFP features for EFP feature sets."""
+    files = prep_files()
+    if needs_efps(wildcards.feature_set):
+        # written by the guided-search step: Feather with `event` + EFP_* columns
+        files.update(
+            {
+                f"efps_{split}": f"results/efps/selected/{split}.feather"
+                for split in files
+            }
+        )
+    return files
+
+
+# --- used by rules/evaluation.smk ---
+
+
+def evaluation_params():
+    """Settings shared by every evaluate job."""
+    ev = config["evaluation"]
+    return {
+        "bootstrap_resamples": ev["bootstrap_resamples"],
+        "seed": ev["seed"],
+        "signal_efficiencies": list(ev["signal_efficiencies"]),
+    }
+
+
+def evaluation_targets():
+    """The outputs of evaluation for rule all."""
+    return [
+        "results/tables/auc.csv",
+        "results/tables/auc.md",
+        "results/plots/roc_rejection.png",
+        "results/plots/roc.png",
+    ]
+
+
+# --- used by rules/report.smk ---
+
+
+def report_sections():
+    """Markdown files shown in the report, by heading."""
+    sections = {"Input data": "results/data/inventory.md"}
+    if config["data"]["source"] == "simulate":
+        sections["Simulation"] = "results/simulation/validation.md"
+    sections["EFP de-duplication"] = "results/efp/dedupe.md"
+    sections["AUC per feature set"] = "results/tables/auc.md"
+    return sections
+
+
+def report_figures():
+    """Figures linked from the report, by caption."""
+    return {
+        "Background rejection vs signal efficiency": "results/plots/roc_rejection.png",
+        "ROC curves": "results/plots/roc.png",
+        "EFP graphs kept": "results/efp/gallery.png",
+    }

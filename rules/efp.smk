@@ -12,26 +12,6 @@ wildcard_constraints:
     chunk=r"\d+",
 
 
-def efp_chunk_files(wildcards):
-    """The chunk files of one image and split."""
-    return expand(
-        "results/efp/{image}/{split}/chunk_{chunk}.feather",
-        image=wildcards.image,
-        split=wildcards.split,
-        chunk=range(config["efp"]["n_chunks"]),
-    )
-
-
-def efp_engine_params():
-    """Everything that changes the EFP values (a change reruns the chunks)."""
-    efp = config["efp"]
-    return {
-        "graph_sets": efp["graph_sets"],
-        "kappas": efp["kappas"],
-        "betas": efp["betas"],
-    }
-
-
 rule efp_chunk:
     input:
         prep="results/prep/{split}.feather",

@@ -263,6 +263,9 @@ def test_bad_input_is_rejected():
         EFPCalculator(g, [1], [0.0])
     with pytest.raises(ValueError, match="composite"):
         graphs_from_specs([["d<=2"]])
+    standardised = np.full((2, 31, 31, 1), -0.1)
+    with pytest.raises(ValueError, match="negative pixels.*unscaled"):
+        particles_from_images(standardised, "et")
 
 
 def test_iter_chunks_cover_rows_once():

@@ -131,6 +131,11 @@ def particles_from_images(images: np.ndarray, image: str) -> tuple[np.ndarray, n
     flat = arr.reshape(len(arr), -1).astype(np.float64)
     if not np.all(np.isfinite(flat)):
         raise ValueError(f"{image} images contain non-finite pixels")
+    if np.any(flat < 0):
+        raise ValueError(
+            f"{image} images contain negative pixels: EFPs need ET in physical units "
+            "(standardised images are not ET; use the unscaled images)"
+        )
     nz = flat != 0
     counts = nz.sum(axis=1)
     m = int(counts.max()) if len(flat) else 0

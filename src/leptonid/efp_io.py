@@ -20,7 +20,7 @@ import pyarrow.ipc as ipc
 
 from leptonid.atomic import atomic_output
 from leptonid.efp import EFPCalculator, graphs_from_specs, iter_chunks, particles_from_images
-from leptonid.io import count_rows, load_split
+from leptonid.io import UNSCALED_PREFIX, column_names, count_rows, load_split
 
 __all__ = ["count_rows", "chunk_rows", "compute_chunk", "gather_chunks", "read_events"]
 
@@ -63,7 +63,10 @@ def compute_chunk(
 ) -> int:
     """Compute the EFPs of one chunk of a split; return the number of events written."""
     start, stop = chunk_rows(prep_path, chunk, n_chunks)
-    data = load_split(prep_path, ["event", image], rows=(start, stop))
+    # EFPs need pixel ET in GeV: the standardised images of data.h5 are not ET
+    column = f"{UNSCALED_PREFIX}{image}" if f"{UNSCALED_PREFIX}{image}" in column_names(prep_path) else image
+    data = load_split(prep_path, ["event", column], rows=(start, stop))
+    data[image] = data.pop(column)
     graphs = graphs_from_specs(graph_sets)
     calc = EFPCalculator(graphs, kappas, betas, backend=backend, batch_size=batch_size)
     t0 = time.perf_counter()
@@ -71,6 +74,7 @@ def compute_chunk(
     values = calc.compute(z, eta, phi, mask) if len(z) else np.empty((0, len(calc.columns)))
     dt = time.perf_counter() - t0
     n_part = mask.sum(axis=1)
+    log.info("%s: pixels from column %r of %s", image, column, prep_path)
     log.info(
         "%s rows %d-%d: %d events, %d graphs x %d kappa x %d beta = %d EFPs, particles %s, %.1f s (%.1f events/s)",
         image,

@@ -224,6 +224,12 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in meta.items()}
 
 
+def column_names(path: str | Path) -> list[str]:
+    """Column names of a split file, from its footer."""
+    with pa.memory_map(str(path)) as source:
+        return ipc.open_file(source).schema.names
+
+
 def count_rows(path: str | Path) -> int:
     """Number of events in a split file, from its footer."""
     with pa.memory_map(str(path)) as source:

@@ -1,0 +1,71 @@
+# Evaluate each trained network on the test split, then summarise all of them
+# beside the published AUCs (config: evaluation).
+
+
+rule evaluate:
+    input:
+        test="results/predictions/{feature_set}/test.feather",
+        history="results/models/{feature_set}/history.csv",
+    output:
+        metrics="results/metrics/{feature_set}.json",
+        training_png=report(
+            "results/plots/training/{feature_set}.png",
+            category="Training",
+            labels={"feature set": "{feature_set}", "figure": "loss per epoch"},
+        ),
+        training_pdf="results/plots/training/{feature_set}.pdf",
+        scores_png=report(
+            "results/plots/scores/{feature_set}.png",
+            category="Scores",
+            labels={"feature set": "{feature_set}", "figure": "score per class"},
+        ),
+        scores_pdf="results/plots/scores/{feature_set}.pdf",
+    log:
+        "logs/evaluate/{feature_set}.log",
+    conda:
+        "../envs/training.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        **evaluation_params(),
+    script:
+        "../scripts/evaluate.py"
+
+
+rule summarize:
+    input:
+        metrics=expand("results/metrics/{fs}.json", fs=training_feature_sets()),
+        predictions=expand(
+            "results/predictions/{fs}/test.feather", fs=training_feature_sets()
+        ),
+    output:
+        csv=report(
+            "results/tables/auc.csv", category="Results", labels={"table": "AUC (csv)"}
+        ),
+        markdown=report(
+            "results/tables/auc.md", category="Results", labels={"table": "AUC"}
+        ),
+        rejection_png=report(
+            "results/plots/roc_rejection.png",
+            category="Results",
+            labels={"figure": "background rejection vs signal efficiency"},
+        ),
+        rejection_pdf="results/plots/roc_rejection.pdf",
+        roc_png=report(
+            "results/plots/roc.png", category="Results", labels={"figure": "ROC"}
+        ),
+        roc_pdf="results/plots/roc.pdf",
+    log:
+        "logs/summarize.log",
+    conda:
+        "../envs/training.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        feature_sets=training_feature_sets(),
+    script:
+        "../scripts/summarize.py"

@@ -1,0 +1,35 @@
+# Train one network per feature set (config: training).
+#
+# params.hyperparameters holds only this feature set's resolved settings
+# (training.defaults merged with training.models[feature_set]), so editing
+# one feature set's learning rate reruns only its train job (and, through the
+# new predictions, its evaluate job and the summary).
+
+
+wildcard_constraints:
+    feature_set="|".join(FEATURE_SETS),
+
+
+rule train:
+    input:
+        unpack(training_inputs),
+    output:
+        model="results/models/{feature_set}/model.keras",
+        history="results/models/{feature_set}/history.csv",
+        valid="results/predictions/{feature_set}/valid.feather",
+        test="results/predictions/{feature_set}/test.feather",
+    log:
+        "logs/train/{feature_set}.log",
+    benchmark:
+        "benchmarks/train/{feature_set}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: config["training"]["resources"]["threads"]
+    resources:
+        mem_mb=training_resource("mem_mb"),
+        runtime=training_resource("runtime"),
+        gpu=training_resource("gpu"),
+    params:
+        hyperparameters=training_hyperparameters,
+    script:
+        "../scripts/train.py"

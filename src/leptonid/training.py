@@ -1,0 +1,500 @@
+"""Train one network per feature set: runtime setup, seeds, callbacks, outputs.
+
+Keras is imported inside the functions, never at module level, so that
+:func:`configure_runtime` can set environment variables that the backend
+reads when it starts, and so that this module is cheap to import for the
+pure helpers (:func:`resolve_config`, :func:`detect_collapse`, I/O).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leptonid.atomic import atomic_output
+from leptonid.feature_sets import inputs_of, is_cnn
+
+log = logging.getLogger(__name__)
+
+#: Columns of a predictions file.
+PREDICTION_COLUMNS: tuple[str, ...] = ("event", "y", "score")
+
+
+# --- configuration -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Resolved hyperparameters of one feature set (model + fit settings)."""
+
+    conv_blocks: int = 0
+    filters: int = 0
+    dense_layers: int = 2
+    hidden_units: int = 64
+    learning_rate: float = 1e-3
+    dropout: float = 0.0
+    clipnorm: float | None = None
+    epochs: int = 100
+    batch_size: int = 128
+    patience: int = 10
+    lr_factor: float = 0.3
+    lr_patience: int = 5
+    min_lr: float = 0.0
+    seed: int = 1
+    predict_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "lr_patience", "predict_batch_size"):
+            if int(getattr(self, name)) < (0 if "patience" in name else 1):
+                raise ValueError(f"training setting {name} is out of range: {getattr(self, name)}")
+        if not 0.0 < self.lr_factor < 1.0:
+            raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
+        self.model_params()  # validates the model hyperparameters
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """Build from a config mapping; unknown keys raise ``ValueError`` naming them."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown training settings {unknown}; known: {sorted(names)}")
+        return cls(**dict(values))
+
+    def model_params(self):  # -> leptonid.models.ModelParams (imported lazily: keras)
+        """The model hyperparameters as :class:`leptonid.models.ModelParams`."""
+        from leptonid.models import ModelParams
+
+        return ModelParams.from_mapping(asdict(self))
+
+
+def resolve_config(training: Mapping[str, Any], feature_set: str) -> dict[str, Any]:
+    """Merge ``training.defaults`` with ``training.models[feature_set]``.
+
+    The result holds only this feature set's hyperparameters, so it can be a
+    Snakemake ``params`` value: editing another feature set does not change it.
+    """
+    inputs_of(feature_set)
+    defaults = dict(training.get("defaults") or {})
+    override = dict((training.get("models") or {}).get(feature_set) or {})
+    merged = {**defaults, **override}
+    resolved = TrainConfig.from_mapping(merged)  # fail early with a clear message
+    if is_cnn(feature_set) and (resolved.conv_blocks < 1 or resolved.filters < 1):
+        raise ValueError(
+            f"feature set {feature_set!r} has images and needs conv_blocks >= 1 and filters >= 1 "
+            f"(got {resolved.conv_blocks} and {resolved.filters})"
+        )
+    return merged
+
+
+# --- runtime -------------------------------------------------------------
+
+
+def configure_runtime(threads: int, deterministic: bool = True) -> str:
+    """Set thread pools and determinism for the active Keras backend.
+
+    TensorFlow: intra-op and inter-op pools = ``threads`` and op determinism
+    on. JAX: deterministic GPU ops via ``XLA_FLAGS`` (set before the backend
+    starts). Must run before the first model is built. Returns a description
+    of the device that will run (GPU name if one is visible, else CPU).
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if deterministic:
+        os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+        os.environ.setdefault("TF_CUDNN_DETERMINISTIC", "1")
+        if "jax" not in sys.modules:
+            flags = os.environ.get("XLA_FLAGS", "")
+            if "xla_gpu_deterministic_ops" not in flags:
+                os.environ["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError as err:  # runtime already started
+            log.warning("could not set TensorFlow thread pools (%s)", err)
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+    return device_description()
+
+
+def device_description() -> str:
+    """Name the device the active Keras backend computes on."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return f"GPU {details.get('device_name', gpus[0].name)} (tensorflow, {len(gpus)} visible)"
+        return "CPU (tensorflow)"
+    if backend == "jax":
+        import jax
+
+        dev = jax.devices()[0]
+        if dev.platform != "cpu":
+            return f"GPU {dev.device_kind} (jax, {len(jax.devices())} visible)"
+        return "CPU (jax)"
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU {torch.cuda.get_device_name(0)} (torch)"
+        return "CPU (torch)"
+    return f"unknown device ({backend})"
+
+
+# --- training ------------------------------------------------------------
+
+
+def model_inputs(data: Mapping[str, np.ndarray], feature_set: str) -> dict[str, np.ndarray]:
+    """Pick the model inputs of ``feature_set`` from a split dict, as float32."""
+    missing = [name for name in inputs_of(feature_set) if name not in data]
+    if missing:
+        raise ValueError(f"feature set {feature_set!r} needs inputs {missing}, not in the data")
+    return {name: np.asarray(data[name], dtype=np.float32) for name in inputs_of(feature_set)}
+
+
+def _labels(data: Mapping[str, np.ndarray]) -> np.ndarray:
+    if "y" not in data:
+        raise ValueError("the data has no labels 'y'")
+    return np.asarray(data["y"], dtype=np.float32).reshape(-1)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_model` gives back."""
+
+    model: Any  # keras.Model
+    history: pd.DataFrame
+    device: str
+    seconds: float
+    best_epoch: int
+    stopped_early: bool
+    n_parameters: int
+
+
+def _epoch_timer(n_events: int):
+    """A callback logging each epoch's wall time (validation included), training
+    events per second, and the learning rate the epoch used."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self._start
+            if logs is not None:
+                logs["seconds"] = seconds
+                logs["events_per_second"] = n_events / seconds if seconds > 0 else math.nan
+                logs["learning_rate"] = float(
+                    np.asarray(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+                )
+
+    return EpochTimer()
+
+
+def train_model(
+    train: Mapping[str, np.ndarray],
+    valid: Mapping[str, np.ndarray],
+    feature_set: str,
+    config: TrainConfig,
+    checkpoint_path: str | os.PathLike[str],
+    verbose: int = 0,
+) -> TrainResult:
+    """Fit the network of ``feature_set`` on ``train``, validating on ``valid``.
+
+    Callbacks: EarlyStopping(val_loss, ``patience``, best weights restored),
+    ReduceLROnPlateau(``lr_factor``, ``lr_patience``) and a ModelCheckpoint of
+    the best model at ``checkpoint_path`` (must end in ``.keras``). Seeds are
+    set from ``config.seed`` before the model is built.
+    """
+    import keras
+
+    from leptonid.models import build_model
+
+    checkpoint_path = Path(checkpoint_path)
+    if checkpoint_path.suffix != ".keras":
+        raise ValueError(f"checkpoint path must end in .keras, got {checkpoint_path}")
+    x_train, y_train = model_inputs(train, feature_set), _labels(train)
+    x_valid, y_valid = model_inputs(valid, feature_set), _labels(valid)
+    keras.utils.set_random_seed(config.seed)
+    shapes = {name: arr.shape[1:] for name, arr in x_train.items()}
+    model = build_model(shapes, config.model_params(), name=feature_set)
+    callbacks = [
+        _epoch_timer(len(y_train)),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=config.lr_factor, patience=config.lr_patience, min_lr=config.min_lr
+        ),
+        keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor="val_loss", save_best_only=True),
+    ]
+    device = device_description()
+    log.info(
+        "training %s on %s: %d train / %d valid events, %d parameters, config %s",
+        feature_set, device, len(y_train), len(y_valid), model.count_params(), asdict(config),
+    )
+    start = time.perf_counter()
+    fit = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_valid, y_valid),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    history = pd.DataFrame(fit.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    early = callbacks[1]
+    best_epoch = int(early.best_epoch) + 1 if early.best_weights is not None else len(history)
+    for _, row in history.iterrows():
+        log.info(
+            "epoch %d: loss %.5f val_loss %.5f lr %.2e %.1f s (%.0f events/s)",
+            row["epoch"], row["loss"], row["val_loss"], row.get("learning_rate", math.nan),
+            row.get("seconds", math.nan), row.get("events_per_second", math.nan),
+        )
+    return TrainResult(
+        model=model,
+        history=history,
+        device=device,
+        seconds=seconds,
+        best_epoch=best_epoch,
+        stopped_early=early.stopped_epoch > 0,
+        n_parameters=int(model.count_params()),
+    )
+
+
+def predict_scores(model: Any, data: Mapping[str, np.ndarray], feature_set: str, batch_size: int = 1024) -> np.ndarray:
+    """Signal scores in [0, 1] of ``model`` on a split dict, as float32 (N,)."""
+    x = model_inputs(data, feature_set)
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32).reshape(-1)
+
+
+# --- collapse detection --------------------------------------------------
+
+
+def label_entropy(y: np.ndarray) -> float:
+    """Binary cross-entropy of the best constant predictor (ln 2 for balanced labels)."""
+    p = float(np.mean(np.asarray(y, dtype=np.float64)))
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """Outcome of :func:`detect_collapse`."""
+
+    collapsed: bool
+    reasons: tuple[str, ...]
+    score_std: float
+    best_val_loss: float | None
+    constant_loss: float
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return d
+
+
+def detect_collapse(
+    scores: np.ndarray,
+    y: np.ndarray,
+    val_loss: Sequence[float] | None = None,
+    auc: float | None = None,
+    score_std_eps: float = 1e-4,
+    loss_tolerance: float = 1e-3,
+    auc_tolerance: float = 0.02,
+) -> Collapse:
+    """Flag a dead network.
+
+    Collapsed if the scores are (nearly) constant (std < ``score_std_eps``),
+    or if the best validation loss is within ``loss_tolerance`` of the loss of
+    a constant predictor (ln 2 for balanced labels: the label entropy) while
+    the AUC is within ``auc_tolerance`` of 0.5. ``auc`` is computed from
+    ``scores`` and ``y`` when not given.
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(y).reshape(-1)
+    if scores.size != y.size or scores.size == 0:
+        raise ValueError(f"scores ({scores.size}) and labels ({y.size}) must be non-empty and equal in length")
+    reasons: list[str] = []
+    std = float(np.std(scores)) if np.isfinite(scores).all() else math.nan
+    if not np.isfinite(scores).all():
+        reasons.append("scores contain NaN or infinity")
+    elif std < score_std_eps:
+        reasons.append(f"constant scores (std {std:.2e} < {score_std_eps:g})")
+    h0 = label_entropy(y)
+    best = None
+    if val_loss is not None and len(val_loss) > 0:
+        losses = np.asarray(val_loss, dtype=np.float64)
+        best = float(np.nanmin(losses)) if np.isfinite(losses).any() else math.nan
+        if auc is None and np.isfinite(scores).all() and 0 < y.sum() < y.size:
+            from leptonid.metrics import roc_auc
+
+            auc = roc_auc(y, scores)
+        if not np.isfinite(best):
+            reasons.append("validation loss is NaN")
+        elif best >= h0 - loss_tolerance and auc is not None and abs(auc - 0.5) < auc_tolerance:
+            reasons.append(
+                f"best val_loss {best:.5f} stuck at the constant-predictor loss {h0:.5f} "
+                f"(ln 2 = {math.log(2):.5f}) with AUC {auc:.4f}"
+            )
+    return Collapse(
+        collapsed=bool(reasons),
+        reasons=tuple(reasons),
+        score_std=std,
+        best_val_loss=best,
+        constant_loss=h0,
+    )
+
+
+def report_collapse(collapse: Collapse, feature_set: str, logger: logging.Logger = log) -> None:
+    """Log a collapse loudly (error level, banner); log a one-liner otherwise."""
+    if collapse.collapsed:
+        banner = "!" * 72
+        logger.error(banner)
+        logger.error("MODEL COLLAPSED: feature set %s is a dead network", feature_set)
+        for reason in collapse.reasons:
+            logger.error("  - %s", reason)
+        logger.error("its AUC is meaningless; see the 'collapsed' column of the results table")
+        logger.error(banner)
+    else:
+        logger.info("no collapse: score std %.4f, best val_loss %s", collapse.score_std, collapse.best_val_loss)
+
+
+# --- outputs -------------------------------------------------------------
+
+
+def write_predictions(
+    path: str | os.PathLike[str], event: np.ndarray, y: np.ndarray, score: np.ndarray
+) -> None:
+    """Write (event, y, score) to a Feather file atomically."""
+    event = np.asarray(event, dtype=np.int64).reshape(-1)
+    y = np.asarray(y).reshape(-1).astype(np.int8)
+    score = np.asarray(score, dtype=np.float32).reshape(-1)
+    if not event.size == y.size == score.size:
+        raise ValueError(f"event/y/score lengths differ: {event.size}, {y.size}, {score.size}")
+    frame = pd.DataFrame({"event": event, "y": y, "score": score})
+    with atomic_output(path) as tmp:
+        frame.to_feather(tmp)
+
+
+def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a predictions file and check its columns."""
+    frame = pd.read_feather(path)
+    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: predictions file lacks columns {missing}")
+    return frame
+
+
+def write_history(path: str | os.PathLike[str], history: pd.DataFrame) -> None:
+    """Write the per-epoch history as CSV atomically."""
+    with atomic_output(path) as tmp:
+        history.to_csv(tmp, index=False)
+
+
+def read_history(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a history CSV and check it has ``loss`` and ``val_loss``."""
+    frame = pd.read_csv(path)
+    missing = [c for c in ("loss", "val_loss") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: history lacks columns {missing}")
+    return frame
+
+
+@dataclass(frozen=True)
+class TrainOutputs:
+    """Where :func:`train_feature_set` writes."""
+
+    model: Path
+    history: Path
+    valid_predictions: Path
+    test_predictions: Path
+
+
+def train_feature_set(
+    feature_set: str,
+    config: TrainConfig,
+    train: Mapping[str, np.ndarray],
+    valid: Mapping[str, np.ndarray],
+    test: Mapping[str, np.ndarray],
+    outputs: TrainOutputs,
+    verbose: int = 0,
+) -> tuple[TrainResult, Collapse]:
+    """Train, predict valid and test, check for collapse, write all outputs.
+
+    The best checkpoint is written to a temporary ``.keras`` file beside
+    ``outputs.model`` during training and renamed to it at the end, so a
+    killed job leaves no half-written model. Split dicts must hold ``event``
+    and ``y`` besides the inputs.
+    """
+    for name, split in (("valid", valid), ("test", test)):
+        if "event" not in split:
+            raise ValueError(f"{name} data lacks 'event'")
+    with atomic_output(outputs.model) as checkpoint:
+        result = train_model(train, valid, feature_set, config, checkpoint, verbose=verbose)
+        valid_scores = predict_scores(result.model, valid, feature_set, config.predict_batch_size)
+        test_scores = predict_scores(result.model, test, feature_set, config.predict_batch_size)
+        collapse = detect_collapse(valid_scores, valid["y"], result.history["val_loss"].to_numpy())
+        report_collapse(collapse, feature_set)
+        write_history(outputs.history, result.history)
+        write_predictions(outputs.valid_predictions, valid["event"], valid["y"], valid_scores)
+        write_predictions(outputs.test_predictions, test["event"], test["y"], test_scores)
+        # the best checkpoint becomes model.keras (same weights as the restored
+        # in-memory model); if no epoch improved (NaN losses), save the final model
+        if not checkpoint.exists() or checkpoint.stat().st_size == 0:
+            result.model.save(checkpoint)
+    log.info(
+        "%s: %.1f s, best epoch %d of %d%s, device %s",
+        feature_set, result.seconds, result.best_epoch, len(result.history),
+        " (early stop)" if result.stopped_early else "", result.device,
+    )
+    return result, collapse
+
+
+def default_gpu(feature_set: str, gpu_cnn: int = 1, gpu_dense: int = 0) -> int:
+    """GPUs to request for ``feature_set``: ``gpu_cnn`` for CNN sets, ``gpu_dense`` otherwise."""
+    return gpu_cnn if is_cnn(feature_set) else gpu_dense
+
+
+
+def load_efp_features(path: str | os.PathLike[str], event: np.ndarray) -> np.ndarray:
+    """Read selected EFP features (Feather: ``event`` + ``EFP_*`` columns) aligned to ``event``.
+
+    Raises ``ValueError`` if the file has no EFP columns or its events differ
+    from ``event`` (same events, same order).
+    """
+    frame = pd.read_feather(path)
+    columns = [c for c in frame.columns if c.startswith("EFP_")]
+    if not columns:
+        raise ValueError(f"{path}: no EFP_* columns")
+    if "event" not in frame.columns:
+        raise ValueError(f"{path}: no 'event' column")
+    if not np.array_equal(frame["event"].to_numpy(np.int64), np.asarray(event, dtype=np.int64)):
+        raise ValueError(f"{path}: its events differ from the split's events (same events, same order needed)")
+    return frame[columns].to_numpy(np.float32)

@@ -1,0 +1,133 @@
+"""Metrics on hand-made scores with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from leptonid.metrics import (
+    REFERENCE_AUC,
+    auc_table_markdown,
+    auc_table_rows,
+    background_efficiency_at,
+    bootstrap_auc,
+    evaluate_scores,
+    rejection_at,
+    roc_auc,
+    roc_curve,
+)
+
+
+def brute_force_auc(y, s):
+    sig, bkg = s[y == 1], s[y == 0]
+    diff = sig[:, None] - bkg[None, :]
+    return ((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size
+
+
+def test_auc_known_answers():
+    y = np.array([0, 0, 1, 1])
+    assert roc_auc(y, np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
+    assert roc_auc(y, np.array([0.9, 0.8, 0.2, 0.1])) == 0.0
+    assert roc_auc(y, np.full(4, 0.3)) == 0.5
+    assert roc_auc(y, np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    assert roc_auc(y, np.array([0.1, 0.5, 0.5, 0.9])) == 0.875  # one tie counts one half
+
+
+def test_auc_matches_pairwise_count_with_ties():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    s = np.round(rng.normal(y * 0.7, 1.0), 1)  # many ties
+    assert roc_auc(y, s) == pytest.approx(brute_force_auc(y, s), abs=1e-12)
+
+
+def test_roc_curve_ends_and_monotone():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 200)
+    s = rng.normal(y, 1.0)
+    fpr, tpr, thr = roc_curve(y, s)
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0) and np.all(np.diff(thr) < 0)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc(y, s))
+
+
+def test_rejection_at_signal_efficiencies():
+    # signal at 0.5, 1.5, ..., 9.5 and background at 0, 1, ..., 9
+    y = np.r_[np.ones(10), np.zeros(10)].astype(int)
+    s = np.r_[np.arange(10) + 0.5, np.arange(10)]
+    eff_b = background_efficiency_at(y, s, [0.5, 0.7, 0.55, 1.0])
+    assert eff_b[0.5] == pytest.approx(0.4)  # cut at 5.5 keeps background 6..9
+    assert eff_b[0.7] == pytest.approx(0.6)  # cut at 3.5 keeps 4..9
+    assert eff_b[0.55] == pytest.approx(0.5)  # on the vertical step of the ROC
+    assert eff_b[1.0] == pytest.approx(0.9)  # cut at 0.5 keeps background 1..9
+    rej = rejection_at(y, s, [0.5, 0.7])
+    assert rej == {0.5: pytest.approx(2.5), 0.7: pytest.approx(1 / 0.6)}
+    perfect = rejection_at(np.array([0, 1]), np.array([0.0, 1.0]), [0.9])
+    assert perfect[0.9] == math.inf
+
+
+def test_bootstrap_interval_covers_the_truth():
+    # two unit Gaussians one sigma apart: AUC = Phi(1/sqrt 2)
+    truth = 0.5 * (1 + math.erf(0.5))
+    rng = np.random.default_rng(11)
+    trials, covered, widths = 60, 0, []
+    for trial in range(trials):
+        y = rng.integers(0, 2, 400)
+        s = rng.normal(y, 1.0)
+        low, high = bootstrap_auc(y, s, resamples=200, seed=trial)
+        covered += low <= truth <= high
+        widths.append(high - low)
+        assert low <= roc_auc(y, s) <= high
+    assert covered / trials >= 0.85  # nominal 95%
+    assert 0.03 < np.mean(widths) < 0.15
+
+
+def test_bootstrap_is_seeded_and_shrinks_with_more_events():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 4000)
+    s = rng.normal(y, 1.0)
+    assert bootstrap_auc(y, s, 100, seed=1) == bootstrap_auc(y, s, 100, seed=1)
+    small = bootstrap_auc(y[:400], s[:400], 200, seed=1)
+    large = bootstrap_auc(y, s, 200, seed=1)
+    assert large[1] - large[0] < small[1] - small[0]
+
+
+def test_evaluate_scores_is_json_ready():
+    y = np.array([0, 1] * 50)
+    s = np.where(y == 1, 0.9, 0.1) + np.linspace(0, 0.01, 100)
+    result = evaluate_scores(y, s, [0.5, 0.9], resamples=20, seed=0)
+    assert result["auc"] == 1.0 and result["n_events"] == 100 and result["n_signal"] == 50
+    assert [r["value"] for r in result["rejection"]] == [None, None]  # no background passes
+    import json
+
+    json.dumps(result, allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    ("y", "s", "message"),
+    [
+        ([1, 1], [0.1, 0.2], "both signal"),
+        ([0, 1], [0.1, np.nan], "NaN"),
+        ([0, 1, 1], [0.1, 0.2], "differ in length"),
+        ([0, 2], [0.1, 0.2], "labels must be"),
+    ],
+)
+def test_bad_input_is_named(y, s, message):
+    with pytest.raises(ValueError, match=message):
+        roc_auc(np.array(y), np.array(s))
+
+
+def test_table_sets_our_auc_beside_the_published_ones():
+    metrics = {
+        "et": {"auc": 0.9, "auc_ci_low": 0.89, "auc_ci_high": 0.91, "n_events": 100, "collapsed": False},
+        "ht": {"auc": 0.5, "auc_ci_low": 0.49, "auc_ci_high": 0.51, "n_events": 100, "collapsed": True},
+        "mass": {"auc": 0.7, "auc_ci_low": 0.69, "auc_ci_high": 0.71, "n_events": 100},
+    }
+    rows = auc_table_rows(metrics)
+    assert rows[0]["diff_authors"] == pytest.approx(0.9 - REFERENCE_AUC["et"]["authors"])
+    assert rows[0]["diff_tutorial"] == pytest.approx(0.9 - REFERENCE_AUC["et"]["tutorial"])
+    assert rows[2]["authors_auc"] is None and rows[2]["diff_authors"] is None
+    text = auc_table_markdown(rows)
+    assert "**COLLAPSED**" in text.splitlines()[3] and "COLLAPSED" not in text.splitlines()[2]
+    assert len([line for line in text.splitlines() if line.startswith("| `")]) == 3

@@ -1,0 +1,65 @@
+"""Figures are written as PNG and PDF, atomically, for good and dead models alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leptonid.plots import plot_rejection, plot_roc, plot_scores, plot_training
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def outputs(tmp_path, stem):
+    return [tmp_path / f"{stem}.png", tmp_path / f"{stem}.pdf"]
+
+
+def check_written(paths):
+    png, pdf = paths
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert not [p for p in png.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+@pytest.fixture
+def predictions():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    return {
+        "et": (y, 1 / (1 + np.exp(-rng.normal(2 * y - 1, 1.0)))),
+        "ht": (y, np.full(300, 0.5)),  # a dead network
+    }
+
+
+def test_roc_figures(tmp_path, predictions):
+    plot_rejection(predictions, outputs(tmp_path, "rejection"), labels={"et": "ECal CNN"}, collapsed=["ht"])
+    check_written(outputs(tmp_path, "rejection"))
+    plot_roc(predictions, outputs(tmp_path, "roc"), collapsed=["ht"])
+    check_written(outputs(tmp_path, "roc"))
+
+
+def test_training_and_score_figures(tmp_path, predictions):
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "loss": [0.6, 0.5, 0.45],
+            "val_loss": [0.55, 0.5, 0.52],
+            "learning_rate": [1e-3, 1e-3, 3e-4],
+        }
+    )
+    plot_training(history, outputs(tmp_path, "training"), title="et")
+    check_written(outputs(tmp_path, "training"))
+    y, s = predictions["et"]
+    plot_scores(y, s, outputs(tmp_path, "scores"), title="et")
+    check_written(outputs(tmp_path, "scores"))
+
+
+def test_bad_arguments_are_named(tmp_path, predictions):
+    with pytest.raises(ValueError, match="must end in one of"):
+        plot_roc(predictions, [tmp_path / "roc.jpg"])
+    with pytest.raises(ValueError, match="val_loss"):
+        plot_training(pd.DataFrame({"loss": [1.0]}), outputs(tmp_path, "t"))
+    with pytest.raises(ValueError, match="no predictions"):
+        plot_rejection({}, outputs(tmp_path, "r"))
+    assert not list(tmp_path.iterdir())
