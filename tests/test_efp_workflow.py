@@ -1,13 +1,11 @@
 """rules/efp.smk on a tiny config: chunks -> gathered tables -> dedupe -> drawings.
 
-Runs a throw-away Snakefile that includes only rules/efp.smk (so it does not
-depend on the rest of the DAG), on prep files made from a synthetic data.h5.
+Runs the main workflow up to the EFP targets on a synthetic data.h5.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +13,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
-import yaml
 
-from leptonid.io import load_split, split_to_feather
+from conftest import run_workflow
+from leptonid.io import load_split
 from leptonid.synthetic import write_synthetic_h5
 
 pytest.importorskip("energyflow")
 pytestmark = pytest.mark.workflow
 
-REPO = Path(__file__).resolve().parent.parent
 CONFIG = {
     "efp": {
         "graph_sets": [["d<=3", "p==1"], ["d<=6", "p==1", "c==4"]],
@@ -39,35 +36,24 @@ CONFIG = {
 }
 
 
-def run(work: Path, *extra: str) -> subprocess.CompletedProcess:
-    snakefile = work / "Snakefile"
-    snakefile.write_text(
-        f'configfile: "config.yaml"\n\n\ninclude: "{REPO}/rules/efp.smk"\n\n\n'
-        "rule all:\n    input:\n"
-        '        "results/efp/unique.csv",\n        "results/efp/gallery.pdf",\n'
-        '        expand("results/efp/{image}/{split}.feather", image=["et", "ht"], split=["train", "test"]),\n'
-    )
-    (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
-    cmd = [
-        str(Path(sys.executable).parent / "snakemake"),
-        "-s",
-        str(snakefile),
-        "-d",
-        str(work),
-        "--cores",
-        "2",
-        *extra,
-    ]
-    env = {"PYTHONPATH": str(REPO / "src"), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+TARGETS = [
+    "results/efp/unique.csv",
+    "results/efp/gallery.pdf",
+    *(f"results/efp/{image}/{split}.feather" for image in ("et", "ht") for split in ("train", "test")),
+]
+
+
+def run(work: Path, h5: Path, *extra: str) -> subprocess.CompletedProcess:
+    """The main workflow on a synthetic data.h5, up to the EFP targets."""
+    config = {"data": {"source": "file", "path": str(h5)}, **CONFIG}
+    return run_workflow(work, config, targets=TARGETS, extra=list(extra), check=False)
 
 
 def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     work = tmp_path / "run"
     h5 = write_synthetic_h5(tmp_path / "data.h5", {"train": 30, "valid": 10, "test": 11}, seed=3)
     prep = {s: work / f"results/prep/{s}.feather" for s in ("train", "valid", "test")}
-    split_to_feather(h5, prep)
-    proc = run(work)
+    proc = run(work, h5)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
     # gathered table: event order of prep, float64 EFP columns, chunk files removed (temp)
@@ -104,10 +90,10 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     assert (work / "results/efp/gallery.png").stat().st_size > 0
 
     # nothing to do on a second run; changing betas reruns the chunks
-    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(run(work, "-n"))
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(run(work, h5, "-n"))
     CONFIG["efp"]["betas"] = [1, 2]
     try:
-        dry = run(work, "-n")
+        dry = run(work, h5, "-n")
     finally:
         CONFIG["efp"]["betas"] = [0.5, 1, 2]
     assert "efp_chunk" in dry.stdout + dry.stderr
