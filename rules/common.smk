@@ -20,6 +20,19 @@ check_config(config, SCHEMA)  # clear messages naming the key
 validate(config, str(SCHEMA))  # Snakemake's validation; fills in the defaults
 
 
+def canonical(value):
+    """``value`` with every dict's keys sorted, recursively.
+
+    Snakemake compares ``params`` as written; sorting makes the same settings
+    in another key order count as unchanged (no needless reruns).
+    """
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
 def data_files(wildcards=None):
     """The data.h5 (and unscaled_data.h5, if any) that the run uses."""
     source = config["data"]["source"]
@@ -46,6 +59,8 @@ def all_targets():
     targets = ["results/data/inventory.md", *prep_files().values()]
     if config["data"]["source"] == "simulate":
         targets.append("results/simulation/validation.md")
+        # the chunks are targets too, so that a deleted chunk is rebuilt
+        targets += sim_chunks(SIM_CLASSES, "h5") + sim_chunks(SIM_CLASSES, "json")
     targets += ["results/efp/unique.csv", "results/efp/gallery.pdf"]
     targets += evaluation_targets()
     targets.append("results/report.md")
@@ -78,9 +93,10 @@ SIM_CHUNK_KEYS = [
 
 
 def sim_chunk_params(wildcards=None):
-    return {
-        k: config["simulation"][k] for k in SIM_CHUNK_KEYS if k in config["simulation"]
-    }
+    """The simulation settings that change what a chunk generates."""
+    return canonical(
+        {k: config["simulation"][k] for k in SIM_CHUNK_KEYS if k in config["simulation"]}
+    )
 
 
 def sim_chunks(cls, ext="h5"):
@@ -125,7 +141,7 @@ def training_feature_sets():
 
 def training_hyperparameters(wildcards):
     """Resolved hyperparameters of one feature set (a dict; only its own)."""
-    return resolve_config(config["training"], wildcards.feature_set)
+    return canonical(resolve_config(config["training"], wildcards.feature_set))
 
 
 def training_resource(name):

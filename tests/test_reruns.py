@@ -1,0 +1,280 @@
+"""Incremental reruns: after a change, Snakemake reruns exactly what depends on it.
+
+One complete run of the tiny config (module fixture, on a copy of the workflow)
+is cloned for each test (``copytree`` keeps modification times and
+``.snakemake/`` metadata). Each test changes one thing and compares the dry
+run's job counts with an oracle:
+
+* what must rerun is what ``--forcerun <the changed rule or file>`` plans on the
+  unchanged clone (that rule/file and everything downstream of it), and
+* named upstream rules must not appear.
+
+Rules that the workflow does not define yet are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cluster.workflow import (
+    copy_workflow,
+    job_counts,
+    list_rules,
+    output_mtimes,
+    planned_jobs,
+    quiet_env,
+    run,
+    REPO,
+    snakemake_command,
+    tiny_config,
+    tiny_simulation_config,
+    write_config,
+)
+
+pytestmark = [pytest.mark.workflow, pytest.mark.timeout(900)]
+
+RUN_TIMEOUT_S = 600
+UPSTREAM_OF_TRAINING = (
+    "make_synthetic",
+    "simulate_chunk",
+    "merge_simulation",
+    "validate_simulation",
+    "validate_data",
+    "split",
+)
+EFP_RULES = ("efp_chunk", "efp_gather", "efp_dedupe", "efp_graphs")
+
+
+@dataclass(frozen=True)
+class BaseRun:
+    snakefile: Path
+    work: Path
+    config: dict
+    rules: frozenset[str]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> BaseRun:
+    """A complete run of the tiny config on a private copy of the workflow."""
+    root = tmp_path_factory.mktemp("reruns")
+    snakefile = copy_workflow(root / "workflow")
+    work = root / "base"
+    config = tiny_config()
+    write_config(work, config)
+    run(snakemake_command(snakefile, work), timeout=RUN_TIMEOUT_S)
+    return BaseRun(snakefile, work, config, frozenset(list_rules(snakefile, work)))
+
+
+def clone(base: BaseRun, dst: Path, config: dict | None = None) -> Path:
+    """Copy the base run's directory (mtimes and metadata kept), optionally with a new config."""
+    shutil.copytree(base.work, dst, symlinks=True)
+    if config is not None:
+        write_config(dst, config)
+    return dst
+
+
+def require(base: BaseRun, *rules: str) -> None:
+    missing = [r for r in rules if r not in base.rules]
+    if missing:
+        pytest.skip(f"workflow has no rule {', '.join(missing)} yet")
+
+
+def forced_plan(base: BaseRun, work: Path, target: str) -> Counter:
+    """What a dry run with ``--forcerun target`` plans: target and everything downstream."""
+    return planned_jobs(base.snakefile, work, "--forcerun", target)
+
+
+def test_complete_run_leaves_nothing_to_do(base: BaseRun) -> None:
+    assert planned_jobs(base.snakefile, base.work) == Counter()
+    # ... and --summary agrees: every output is there and needs no update
+    proc = run(snakemake_command(base.snakefile, base.work, "--summary"), timeout=RUN_TIMEOUT_S)
+    rows = [line.split("\t") for line in proc.stdout.splitlines()[1:] if "\t" in line]
+    assert rows, proc.stdout
+    assert {row[5] for row in rows} == {"no update"}, proc.stdout
+
+
+def test_reordering_config_keys_reruns_nothing(base: BaseRun, tmp_path: Path) -> None:
+    """Params are compared by value: the same settings in another key order change nothing."""
+    work = clone(base, tmp_path / "run")
+    text = yaml.safe_dump(base.config, sort_keys=True)
+    assert text != yaml.safe_dump(base.config, sort_keys=False), "tiny config is already sorted"
+    (work / "config.yaml").write_text(text)
+    assert planned_jobs(base.snakefile, work) == Counter()
+
+
+def test_learning_rate_change_reruns_only_that_model(base: BaseRun, tmp_path: Path) -> None:
+    require(base, "train")
+    feature_set = base.config["training"]["feature_sets"][0]
+    work = clone(base, tmp_path / "run")
+    expected = forced_plan(base, work, f"results/models/{feature_set}/model.keras")
+
+    config = copy.deepcopy(base.config)
+    models = config["training"].setdefault("models", {})
+    defaults = config["training"].get("defaults", {})
+    old = models.get(feature_set, {}).get("learning_rate", defaults.get("learning_rate", 1e-3))
+    models.setdefault(feature_set, {})["learning_rate"] = old / 2
+    write_config(work, config)
+
+    plan = planned_jobs(base.snakefile, work)
+    assert plan == expected, plan
+    assert plan["train"] == 1, plan
+    if "evaluate" in base.rules:
+        assert plan["evaluate"] == 1, plan
+    assert not set(plan) & set(UPSTREAM_OF_TRAINING + EFP_RULES), plan
+    # and Snakemake names the reason
+    changes = run(snakemake_command(base.snakefile, work, "--list-changes", "params"), timeout=RUN_TIMEOUT_S)
+    assert f"results/models/{feature_set}/model.keras" in changes.stdout
+
+
+def test_efp_grid_change_reruns_efp_rules_and_dependents_only(base: BaseRun, tmp_path: Path) -> None:
+    require(base, "efp_chunk")
+    work = clone(base, tmp_path / "run")
+    config = copy.deepcopy(base.config)
+    expected = forced_plan(base, work, "efp_chunk")  # every chunk and all that depends on them
+    efp = config.setdefault("efp", {})
+    efp["betas"] = [*efp.get("betas", [1]), 2]  # one more angular exponent: a larger grid
+    write_config(work, config)
+
+    plan = planned_jobs(base.snakefile, work)
+    assert plan == expected and plan["efp_chunk"] >= 2, plan
+    assert not set(plan) & set(UPSTREAM_OF_TRAINING), plan
+    if "train" in base.rules:
+        efp_sets = [fs for fs in config["training"]["feature_sets"] if "efps" in fs]
+        assert plan["train"] == len(efp_sets), plan  # the CNN and HL models are not retrained
+
+
+def test_editing_a_script_reruns_its_rule(base: BaseRun, tmp_path: Path) -> None:
+    rule, script = ("summarize", "summarize.py") if "summarize" in base.rules else ("split", "split.py")
+    snakefile = copy_workflow(tmp_path / "workflow")  # a private copy: the repository is never edited
+    work = clone(base, tmp_path / "run")
+    mine = BaseRun(snakefile, work, base.config, base.rules)
+    expected = forced_plan(mine, work, rule)
+    assert planned_jobs(snakefile, work) == Counter()  # an identical copy changes nothing
+
+    with open(snakefile.parent / "scripts" / script, "a") as fh:
+        fh.write("\n# an edit\n")
+    plan = planned_jobs(snakefile, work)
+    assert plan == expected and plan[rule] == 1, plan
+    assert "make_synthetic" not in plan and "validate_data" not in plan
+
+
+def outputs_of(snakefile: Path, work: Path, rule: str, *extra: str) -> list[str]:
+    """Output files of ``rule`` that exist in ``work`` (from ``--summary``)."""
+    summary = run(snakemake_command(snakefile, work, "--summary", *extra), timeout=RUN_TIMEOUT_S).stdout
+    rows = [line.split("\t") for line in summary.splitlines()]
+    return [row[0] for row in rows if len(row) > 4 and row[2] == rule and (work / row[0]).is_file()]
+
+
+def assert_deleting_one_output_rebuilds_only_it(snakefile: Path, work: Path, rule: str, *extra: str) -> None:
+    """Delete the last existing output of ``rule``: the next run redoes that job and its dependents only.
+
+    What must rerun is what ``--forcerun <the deleted file>`` plans on the intact
+    directory; the other outputs of ``rule`` keep their modification times, and
+    the rebuilt file is the same as before (chunks are seeded per chunk).
+    """
+    outputs = outputs_of(snakefile, work, rule, *extra)
+    if len(outputs) < 2:
+        pytest.skip(f"{len(outputs)} {rule} outputs on disk (temp() or one chunk): cannot tell one from all")
+    victim = outputs[-1]
+    before = output_mtimes(work)
+    content = (work / victim).read_bytes()
+    expected = planned_jobs(snakefile, work, *extra, "--forcerun", victim)  # targets before --forcerun
+    (work / victim).unlink()
+
+    plan = planned_jobs(snakefile, work, *extra)
+    assert plan == expected, (
+        f"after deleting {victim} Snakemake plans {dict(plan)}, expected {dict(expected)}. "
+        f"An empty plan means {rule}'s outputs are only intermediate: Snakemake does not rebuild a "
+        "missing intermediate whose consumers are up to date. List them among rule all's targets."
+    )
+    assert plan[rule] == 1, plan
+    run(snakemake_command(snakefile, work, *extra), timeout=RUN_TIMEOUT_S)
+    after = output_mtimes(work)
+    others = [p for p in outputs if p != victim]
+    assert all(before[p] == after[p] for p in others), "other chunks were rebuilt"
+    if victim.endswith((".json", ".csv", ".md")):
+        assert (work / victim).read_bytes() == content, f"rebuilt {victim} differs"
+
+
+def test_deleting_one_efp_chunk_rebuilds_only_that_chunk(base: BaseRun, tmp_path: Path) -> None:
+    require(base, "efp_chunk")
+    assert_deleting_one_output_rebuilds_only_it(base.snakefile, clone(base, tmp_path / "run"), "efp_chunk")
+
+
+@pytest.mark.slow
+def test_deleting_one_simulation_chunk_rebuilds_only_that_chunk(tmp_path: Path) -> None:
+    """Simulate two chunks per class, delete one, and only it (and the merge) is redone."""
+    snakefile = REPO / "Snakefile"
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+    if "simulation" not in schema.get("properties", {}):
+        pytest.skip("config schema has no simulation section yet")
+    work = tmp_path / "sim"
+    write_config(work, tiny_simulation_config())
+    target = "results/simulation/data.h5"
+    run(snakemake_command(snakefile, work, target), timeout=RUN_TIMEOUT_S)
+    assert_deleting_one_output_rebuilds_only_it(snakefile, work, "simulate_chunk", target)
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def test_sigkill_during_training_then_resume(base: BaseRun, tmp_path: Path) -> None:
+    """Kill Snakemake (and its job) mid-training; the next run redoes only the unfinished work.
+
+    The split output is deleted first, so the killed run completes ``split``
+    before it starts training: the resumed run must not redo it.
+    """
+    require(base, "train")
+    feature_set = base.config["training"]["feature_sets"][0]
+    config = copy.deepcopy(base.config)
+    # long enough to be caught running (and a change, so that it must rerun)
+    config["training"].setdefault("models", {}).setdefault(feature_set, {})["epochs"] = 60
+    work = clone(base, tmp_path / "run", config)
+    (work / "results" / "prep" / "test.feather").unlink()
+    train_log = work / "logs" / "train" / f"{feature_set}.log"
+    train_log.unlink(missing_ok=True)
+
+    cmd = snakemake_command(base.snakefile, work, "--cores", "1")
+    with open(tmp_path / "killed.out", "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=quiet_env(), start_new_session=True)
+        try:
+            started = f"training {feature_set} on"
+            _wait_for(lambda: train_log.exists() and started in train_log.read_text(errors="replace"), 600, started)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the job it runs, by process group id
+            proc.wait(timeout=30)
+    at_kill = output_mtimes(work)
+    assert "results/prep/test.feather" in at_kill, "split did not finish before the kill"
+
+    # as after any crash, Snakemake's lock is left behind: remove it, then look at the plan
+    run(snakemake_command(base.snakefile, work, "--unlock"), timeout=RUN_TIMEOUT_S)
+    plan = planned_jobs(base.snakefile, work)
+    assert plan["train"] >= 1, plan
+    assert not set(plan) & set(UPSTREAM_OF_TRAINING + EFP_RULES), plan
+
+    resumed = run(snakemake_command(base.snakefile, work), timeout=RUN_TIMEOUT_S)
+    text = resumed.stdout + resumed.stderr
+    assert "IncompleteFilesException" not in text
+    assert job_counts(text) == plan
+    after = output_mtimes(work)
+    assert set(after) == set(output_mtimes(base.work)), "stray or missing files after the resume"
+    finished_before = [p for p in at_kill if p.startswith(("results/prep/", "results/data/", "results/synthetic/"))]
+    assert finished_before and all(at_kill[p] == after[p] for p in finished_before), "finished work was redone"
+    assert planned_jobs(base.snakefile, work) == Counter()
