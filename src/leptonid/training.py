@@ -23,6 +23,7 @@ import pandas as pd
 
 from leptonid.atomic import atomic_output
 from leptonid.feature_sets import inputs_of, is_cnn
+from leptonid.models import ModelParams
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,9 @@ PREDICTION_COLUMNS: tuple[str, ...] = ("event", "y", "score")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Resolved hyperparameters of one feature set (model + fit settings)."""
+class TrainConfig(ModelParams):
+    """Resolved hyperparameters of one feature set: the model's (Table V) plus the fit settings."""
 
-    conv_blocks: int = 0
-    filters: int = 0
-    dense_layers: int = 2
-    hidden_units: int = 64
-    learning_rate: float = 1e-3
-    dropout: float = 0.0
-    clipnorm: float | None = None
     epochs: int = 100
     batch_size: int = 128
     patience: int = 10
@@ -54,12 +48,12 @@ class TrainConfig:
     predict_batch_size: int = 1024
 
     def __post_init__(self) -> None:
+        super().__post_init__()  # the model hyperparameters
         for name in ("epochs", "batch_size", "patience", "lr_patience", "predict_batch_size"):
             if int(getattr(self, name)) < (0 if "patience" in name else 1):
                 raise ValueError(f"training setting {name} is out of range: {getattr(self, name)}")
         if not 0.0 < self.lr_factor < 1.0:
             raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
-        self.model_params()  # validates the model hyperparameters
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TrainConfig:
@@ -70,10 +64,8 @@ class TrainConfig:
             raise ValueError(f"unknown training settings {unknown}; known: {sorted(names)}")
         return cls(**dict(values))
 
-    def model_params(self):  # -> leptonid.models.ModelParams (imported lazily: keras)
-        """The model hyperparameters as :class:`leptonid.models.ModelParams`."""
-        from leptonid.models import ModelParams
-
+    def model_params(self) -> ModelParams:
+        """The model hyperparameters alone, as :class:`leptonid.models.ModelParams`."""
         return ModelParams.from_mapping(asdict(self))
 
 
