@@ -95,7 +95,11 @@ SIM_CHUNK_KEYS = [
 def sim_chunk_params(wildcards=None):
     """The simulation settings that change what a chunk generates."""
     return canonical(
-        {k: config["simulation"][k] for k in SIM_CHUNK_KEYS if k in config["simulation"]}
+        {
+            k: config["simulation"][k]
+            for k in SIM_CHUNK_KEYS
+            if k in config["simulation"]
+        }
     )
 
 
