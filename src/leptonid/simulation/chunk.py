@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from leptonid import features
+from leptonid.atomic import atomic_output
 from leptonid.simulation import calorimeter as calo
 from leptonid.simulation import generator as gen
 from leptonid.simulation.writer import write_chunk
@@ -251,8 +251,6 @@ def run_chunk(cls: str, chunk: int, params: dict, out_h5: str, out_json: str) ->
     arrays, stats = simulate_chunk(cls, n, chunk_seed(int(params["seed"]), cls, chunk), cfg)
     write_chunk(out_h5, arrays, {"class": cls, "chunk": chunk, "n_candidates": n, "seed": int(params["seed"])})
     summary = {"class": cls, "chunk": chunk, "processes": {k: vars(v) for k, v in stats.items()}}
-    tmp = out_json + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_output(out_json) as tmp, open(tmp, "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
-    os.replace(tmp, out_json)
     return summary

@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from leptonid import features, layout
+from leptonid.atomic import atomic_output
 
 HL_AUC_RANGE: tuple[float, float] = (0.90, 0.985)
 FEATURE_LABELS = dict(
@@ -236,9 +237,6 @@ def report(
     ]
     rel = os.path.relpath(plot_dir, Path(out_md).parent)
     lines += ["", "## Plots", ""] + [f"![{n}]({rel}/{n})" for n in plots] + [""]
-    out_md = Path(out_md)
-    out_md.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_md.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, out_md)
+    with atomic_output(out_md) as tmp:
+        tmp.write_text("\n".join(lines))
     return {"aucs": aucs, "checks": checks, "rates": rates}

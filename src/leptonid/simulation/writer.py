@@ -7,14 +7,13 @@ compression) and atomically (temporary file + rename).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import h5py
 import numpy as np
 
 from leptonid import layout
+from leptonid.atomic import atomic_output
 
 #: Datasets of a chunk file besides the layout groups.
 CHUNK_EXTRA: tuple[str, ...] = ("cand_et", "track_pt", "seed_pid", "process")
@@ -24,20 +23,8 @@ LABEL_DTYPE = np.float32
 
 def _atomic_h5(path: str | os.PathLike, fill) -> None:
     """Write an h5 file with ``fill(h5file)`` into a temporary file, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
-            fill(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
+        fill(f)
 
 
 def _dataset(group: h5py.Group, name: str, data: np.ndarray) -> None:
