@@ -22,15 +22,9 @@ from leptonid.atomic import atomic_output
 from leptonid.efp import EFPCalculator, graphs_from_specs, iter_chunks, particles_from_images
 from leptonid.io import UNSCALED_PREFIX, column_names, count_rows, load_split
 
-__all__ = ["count_rows", "chunk_rows", "compute_chunk", "gather_chunks", "read_events"]
+__all__ = ["count_rows", "chunk_rows", "compute_chunk", "gather_chunks"]
 
 log = logging.getLogger(__name__)
-
-
-def read_events(path: str | Path) -> np.ndarray:
-    """The ``event`` column of a Feather file."""
-    with pa.memory_map(str(path)) as source:
-        return ipc.open_file(source).read_all().column("event").to_numpy()
 
 
 def chunk_rows(path: str | Path, chunk: int, n_chunks: int) -> tuple[int, int]:
@@ -112,7 +106,7 @@ def gather_chunks(prep_path: str | Path, chunk_paths: Sequence[str | Path], out_
     for path, schema in zip(chunk_paths, schemas):
         if not schema.equals(schemas[0]):
             raise ValueError(f"{path}: columns differ from {chunk_paths[0]}; rerun the chunks with one config")
-    expected = read_events(prep_path)
+    expected = load_split(prep_path, ["event"])["event"]
     got = np.concatenate(events)
     if len(got) != len(expected) or not np.array_equal(got, expected):
         raise ValueError(

@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 import h5py
 import numpy as np
 import pyarrow as pa
+import pyarrow.feather as feather
 import pyarrow.ipc as ipc
 
 from leptonid.atomic import atomic_output
@@ -231,10 +232,8 @@ def column_names(path: str | Path) -> list[str]:
 
 
 def count_rows(path: str | Path) -> int:
-    """Number of events in a split file, from its footer."""
-    with pa.memory_map(str(path)) as source:
-        reader = ipc.open_file(source)
-        return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+    """Number of events in a Feather file (reads only its first column)."""
+    return feather.read_table(str(path), columns=column_names(path)[:1], memory_map=True).num_rows
 
 
 def _columns_for(name: str, available: Iterable[str]) -> list[str]:
@@ -258,21 +257,20 @@ def load_split(
     of events. Images come back as (N, 31, 31, 1) and (N, 32, 32, 1),
     ``hl`` as (N, 7), ``mass`` as (N, 1), ``y`` and ``event`` as (N,).
     """
-    with pa.memory_map(str(path)) as source:
-        reader = ipc.open_file(source)
-        available = reader.schema.names
-        wanted: dict[str, list[str]] = {}
-        for name in features:
-            try:
-                cols = _columns_for(name, available)
-            except KeyError:
-                raise KeyError(f"{path}: unknown feature {name!r}; columns are {available}") from None
-            missing = [c for c in cols if c not in available]
-            if missing:
-                raise KeyError(f"{path}: feature {name!r} needs missing column(s) {missing}")
-            wanted[name] = cols
-        needed = sorted({c for cols in wanted.values() for c in cols}, key=available.index)
-        table = reader.read_all().select(needed)
+    available = column_names(path)
+    wanted: dict[str, list[str]] = {}
+    for name in features:
+        try:
+            cols = _columns_for(name, available)
+        except KeyError:
+            raise KeyError(f"{path}: unknown feature {name!r}; columns are {available}") from None
+        missing = [c for c in cols if c not in available]
+        if missing:
+            raise KeyError(f"{path}: feature {name!r} needs missing column(s) {missing}")
+        wanted[name] = cols
+    needed = sorted({c for cols in wanted.values() for c in cols}, key=available.index)
+    # only these columns are read (and decompressed)
+    table = feather.read_table(str(path), columns=needed, memory_map=True)
     if rows is not None:
         start, stop = rows
         table = table.slice(start, max(0, stop - start))
