@@ -7,7 +7,15 @@
 # -> EFPs -> training -> evaluation -> report. See README.md.
 
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
 configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
 
 
 include: "rules/common.smk"

@@ -1,10 +1,9 @@
 # Config validation, input functions and helpers shared by all rules.
+import math
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
-
-min_version("9.0")
+from snakemake.utils import validate
 
 # The library lives in src/; make it importable for the workflow itself even
 # when leptonid is not installed (scripts add it to their path likewise).
@@ -12,12 +11,33 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from leptonid.config import check_config  # noqa: E402
 from leptonid.feature_sets import FEATURE_SETS, is_cnn, needs_efps  # noqa: E402
-from leptonid.training import resolve_config  # noqa: E402
 from leptonid.layout import SPLITS  # noqa: E402
+from leptonid.simulation.chunk import CLASSES as SIM_CLASSES  # noqa: E402
+from leptonid.simulation.chunk import chunk_settings  # noqa: E402
+from leptonid.training import resolve_config  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 check_config(config, SCHEMA)  # clear messages naming the key
 validate(config, str(SCHEMA))  # Snakemake's validation; fills in the defaults
+
+
+# Every wildcard of the workflow, constrained once here: a pattern of one rule
+# can then never match another rule's files (e.g. efp_gather's
+# results/efp/{image}/{split}.feather and the chunks under it).
+wildcard_constraints:
+    split="|".join(SPLITS),
+    image="et|ht",
+    chunk=r"\d+",
+    cls="|".join(SIM_CLASSES),
+    feature_set="|".join(FEATURE_SETS),
+
+
+# Light rules run on the machine that runs Snakemake, never as cluster jobs.
+localrules:
+    all,
+    summarize,
+    report,
+    efp_graphs,
 
 
 def canonical(value):
@@ -30,6 +50,20 @@ def canonical(value):
         return {k: canonical(value[k]) for k in sorted(value)}
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
+    return value
+
+
+def grows(base_mb, per_input_mb=0.0):
+    """A ``mem_mb``/``runtime`` resource: ``base + per_input_mb x input size``, times the attempt.
+
+    Grows with the input (so the paper preset asks a cluster for what it
+    needs) and with each retry (``retries:`` in the cluster profiles): a job
+    killed for memory gets twice as much the second time.
+    """
+
+    def value(wildcards, input, attempt):
+        return int(math.ceil((base_mb + per_input_mb * input.size_mb) * attempt))
+
     return value
 
 
@@ -69,38 +103,24 @@ def all_targets():
 
 # --- used by rules/simulation.smk ---
 
-SIM_CLASSES = ["signal", "background"]
-# Keys of `simulation:` that change what a chunk generates (merge-only keys are left out
-# so that changing, e.g., the split fractions reruns the merge only).
-SIM_CHUNK_KEYS = [
-    "n_per_class",
-    "n_chunks",
-    "seed",
-    "signal_oversample",
-    "background_oversample",
-    "pt_hat_min",
-    "heavy_flavour_fraction",
-    "batch_events",
-    "mpi",
-    "et_min",
-    "et_max",
-    "eta_max",
-    "r_had_max",
-    "track_fraction_min",
-    "calo_iso_max",
-    "calorimeter",
-]
-
 
 def sim_chunk_params(wildcards=None):
-    """The simulation settings that change what a chunk generates."""
-    return canonical(
-        {
-            k: config["simulation"][k]
-            for k in SIM_CHUNK_KEYS
-            if k in config["simulation"]
-        }
+    """The simulation settings that change what a chunk generates.
+
+    Merge-only keys (split fractions, ET bin width) are left out, so that
+    changing them reruns the merge only; the library owns the list.
+    """
+    return canonical(chunk_settings(config["simulation"]))
+
+
+def sim_chunk_runtime(wildcards, attempt):
+    """Minutes for one simulation chunk: its candidates at the slowest background
+    rate (light QCD, about 3 per CPU second; heavy flavour and signal are faster)."""
+    sim = config["simulation"]
+    candidates = (
+        sim["n_per_class"] * sim[f"{wildcards.cls}_oversample"] / sim["n_chunks"]
     )
+    return int(math.ceil((10 + candidates / (3.0 * 60)) * attempt))
 
 
 def sim_chunks(cls, ext="h5"):
@@ -148,16 +168,14 @@ def training_hyperparameters(wildcards):
     return canonical(resolve_config(config["training"], wildcards.feature_set))
 
 
-def training_resource(name):
-    """Input function for a resource of the train rule, from training.resources."""
+def training_gpus(wildcards):
+    """GPUs of one train job: ``gpu_cnn`` for a CNN feature set, ``gpu_dense`` otherwise.
 
-    def value(wildcards):
-        res = config["training"]["resources"]
-        if name == "gpu":
-            return res["gpu_cnn"] if is_cnn(wildcards.feature_set) else res["gpu_dense"]
-        return res[name]
-
-    return value
+    The one place this is decided: the rule's ``gpu`` resource (SLURM's
+    ``--gpus``) and ``request_gpus`` (HTCondor) both come from here.
+    """
+    res = config["training"]["resources"]
+    return res["gpu_cnn"] if is_cnn(wildcards.feature_set) else res["gpu_dense"]
 
 
 def training_inputs(wildcards):

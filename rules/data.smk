@@ -10,8 +10,8 @@ rule make_synthetic:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grows(1000),
+        runtime=grows(10),
     params:
         events=config["data"]["synthetic_events"],
         seed=config["data"]["synthetic_seed"],
@@ -34,8 +34,8 @@ rule validate_data:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=grows(1000),
+        runtime=grows(10, 0.01),
     script:
         "../scripts/validate_data.py"
 
@@ -54,8 +54,8 @@ rule split:
         "../envs/data.yaml"
     threads: 2
     resources:
-        mem_mb=config["split"]["mem_mb"],
-        runtime=60,
+        mem_mb=grows(config["split"]["mem_mb"]),
+        runtime=grows(10, 0.01),
     params:
         chunk_events=config["split"]["chunk_events"],
         compression=config["split"]["compression"],

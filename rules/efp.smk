@@ -7,11 +7,6 @@
 # efp_graphs draws the multigraphs of the kept EFPs.
 
 
-wildcard_constraints:
-    image="et|ht",
-    chunk=r"\d+",
-
-
 rule efp_chunk:
     input:
         prep="results/prep/{split}.feather",
@@ -25,8 +20,8 @@ rule efp_chunk:
         "../envs/efp.yaml"
     threads: 1
     resources:
-        mem_mb=config["efp"]["resources"]["mem_mb"],
-        runtime=config["efp"]["resources"]["runtime"],
+        mem_mb=grows(config["efp"]["resources"]["mem_mb"]),
+        runtime=grows(config["efp"]["resources"]["runtime"]),
         gpu=config["efp"]["resources"]["gpu"],
     params:
         engine=efp_engine_params(),
@@ -49,8 +44,8 @@ rule efp_gather:
         "../envs/efp.yaml"
     threads: 1
     resources:
-        mem_mb=config["efp"]["resources"]["gather_mem_mb"],
-        runtime=30,
+        mem_mb=grows(config["efp"]["resources"]["gather_mem_mb"], 2.0),
+        runtime=grows(10, 0.02),
     script:
         "../scripts/efp_gather.py"
 
@@ -73,8 +68,8 @@ rule efp_dedupe:
         "../envs/efp.yaml"
     threads: 1
     resources:
-        mem_mb=config["efp"]["resources"]["gather_mem_mb"],
-        runtime=60,
+        mem_mb=grows(config["efp"]["resources"]["gather_mem_mb"], 3.0),
+        runtime=grows(10, 0.05),
     params:
         images=config["efp"]["images"],
         tolerance=config["efp"]["dedupe_tolerance"],
@@ -99,8 +94,8 @@ rule efp_graphs:
         "../envs/efp.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=grows(2000),
+        runtime=grows(20),
     params:
         graph_sets=config["efp"]["graph_sets"],
     script:

@@ -26,8 +26,8 @@ rule evaluate:
         "../envs/training.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grows(500, 4.0),
+        runtime=grows(10),
     params:
         **evaluation_params(),
     script:
@@ -63,8 +63,8 @@ rule summarize:
         "../envs/training.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=grows(1000, 4.0),
+        runtime=grows(10),
     params:
         feature_sets=training_feature_sets(),
     script:

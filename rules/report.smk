@@ -15,8 +15,8 @@ rule report:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=grows(500),
+        runtime=grows(5),
     params:
         title=config["report"]["title"],
         section_titles=list(report_sections()),

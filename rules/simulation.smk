@@ -10,15 +10,12 @@ rule simulate_chunk:
         "logs/simulation/chunk_{cls}_{chunk}.log",
     benchmark:
         "benchmarks/simulation/chunk_{cls}_{chunk}.tsv"
-    wildcard_constraints:
-        cls="signal|background",
-        chunk=r"\d+",
     conda:
         "../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=120,
+        mem_mb=grows(2000),
+        runtime=sim_chunk_runtime,
     params:
         simulation=sim_chunk_params,
     script:
@@ -40,8 +37,8 @@ rule merge_simulation:
         "../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=grows(1000, 3.0),
+        runtime=grows(10, 0.05),
     params:
         n_per_class=config["simulation"]["n_per_class"],
         split=config["simulation"]["split"],
@@ -72,7 +69,7 @@ rule validate_simulation:
         "../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=grows(1000, 2.0),
+        runtime=grows(10, 0.05),
     script:
         "../scripts/validate_simulation.py"

@@ -6,10 +6,6 @@
 # new predictions, its evaluate job and the summary).
 
 
-wildcard_constraints:
-    feature_set="|".join(FEATURE_SETS),
-
-
 rule train:
     input:
         unpack(training_inputs),
@@ -26,9 +22,10 @@ rule train:
         "../envs/training.yaml"
     threads: config["training"]["resources"]["threads"]
     resources:
-        mem_mb=training_resource("mem_mb"),
-        runtime=training_resource("runtime"),
-        gpu=training_resource("gpu"),
+        mem_mb=grows(config["training"]["resources"]["mem_mb"], 6.0),
+        runtime=grows(config["training"]["resources"]["runtime"]),
+        gpu=training_gpus,
+        request_gpus=training_gpus,
     params:
         hyperparameters=training_hyperparameters,
     script:

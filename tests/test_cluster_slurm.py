@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from cluster.slurm import ClusterSpec, SlurmCluster, slurm_cluster, unavailable_reason
-from cluster.workflow import (
+from runner import (
     REPO,
     compare_results,
     quiet_env,
@@ -38,11 +38,15 @@ from leptonid.synthetic import write_synthetic_h5
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 PROFILE = REPO / "profiles" / "slurm"
+# the site's own profile (partitions cpu/gpu, as the test cluster names them)
+SITE_PROFILE = REPO / "profiles" / "site-example"
 RUN_TIMEOUT_S = 900
 # fast polling for a test: first status check after 1 s (MinJobAge 3600 >> 3 x 1 s)
 SLURM_TEST_ARGS = (
     "--workflow-profile",
     str(PROFILE),
+    "--profile",
+    str(SITE_PROFILE),
     "--slurm-status-command",
     "squeue",
     "--slurm-init-seconds-before-status-checks",
@@ -78,9 +82,20 @@ def profile_settings(profile: Path = PROFILE) -> dict:
     return yaml.safe_load((profile / "config.yaml").read_text())
 
 
+def test_workflow_profiles_hold_no_site_settings() -> None:
+    """Partitions and accounts live in the site's profile; the workflow's profiles do not set resources."""
+    for name in ("slurm", "cluster-generic", "htcondor"):
+        settings = profile_settings(REPO / "profiles" / name)
+        assert "default-resources" not in settings or "slurm_partition" not in settings["default-resources"], name
+        for rule, res in (settings.get("set-resources") or {}).items():
+            assert "slurm_partition" not in res and "slurm_account" not in res, (name, rule)
+    site = profile_settings(SITE_PROFILE)
+    assert site["default-resources"]["slurm_partition"] and site["set-resources"]["train"]["slurm_partition"]
+
+
 # --- reading what Snakemake did from its log ---------------------------------
 
-JOB_BLOCK = re.compile(r"^(?:local)?rule (?P<rule>\w+):\n(?P<body>(?:    .*\n)+)", re.MULTILINE)
+JOB_BLOCK = re.compile(r"^(?P<local>local)?rule (?P<rule>\w+):\n(?P<body>(?:    .*\n)+)", re.MULTILINE)
 SUBMITTED = re.compile(r"Job (?P<job>\d+) has been submitted with SLURM jobid (?P<slurm>\d+) \(log: (?P<log>[^)]+)\)")
 
 
@@ -97,6 +112,7 @@ def jobs_in_log(text: str) -> dict[str, dict]:
         wildcards = re.search(r"^\s+wildcards: (.*)$", body, re.MULTILINE)
         jobs[jobid.group(1)] = {
             "rule": block.group("rule"),
+            "local": bool(block.group("local")),
             "wildcards": ",".join(sorted(wildcards.group(1).split(", "))) if wildcards else "",
             "gpu": int(gpu.group(1)) if gpu else 0,
         }
@@ -127,12 +143,16 @@ def test_tiny_workflow_runs_through_slurm_like_locally(
 
     proc = run_on_slurm(cluster, remote)
     text = proc.stdout + proc.stderr
-    jobs = {j: info for j, info in jobs_in_log(text).items() if info["rule"] != "all"}
+    every = {j: info for j, info in jobs_in_log(text).items() if info["rule"] != "all"}
+    jobs = {j: info for j, info in every.items() if not info["local"]}
     subs = submissions_in_log(text)
     assert jobs, text[-3000:]
 
-    # every job went through SLURM, once, and SLURM ran it to completion
-    assert set(subs) == set(jobs), f"not submitted: {set(jobs) - set(subs)}"
+    # the light rules (localrules) ran here, without a SLURM job
+    local = {info["rule"] for info in every.values() if info["local"]}
+    assert {"summarize", "report", "efp_graphs"} <= local, local
+    # every other job went through SLURM, once, and SLURM ran it to completion
+    assert set(subs) == set(jobs), f"not submitted: {set(jobs) - set(subs)}; submitted local: {set(subs) - set(jobs)}"
     slurm_jobs = {j["JobId"]: j for j in cluster.all_jobs()}
     finished = {j["JobId"] for j in cluster.completed_jobs()}
     partitions = {}
@@ -153,8 +173,8 @@ def test_tiny_workflow_runs_through_slurm_like_locally(
     rules = {info["rule"] for info in jobs.values()}
     if "train" in rules:
         assert any(info["gpu"] for info in jobs.values()), "tiny config trains no GPU model"
-        assert partitions["train"] == profile_settings()["set-resources"]["train"]["slurm_partition"]
-    cpu_partition = profile_settings()["default-resources"]["slurm_partition"]
+        assert partitions["train"] == profile_settings(SITE_PROFILE)["set-resources"]["train"]["slurm_partition"]
+    cpu_partition = profile_settings(SITE_PROFILE)["default-resources"]["slurm_partition"]
     assert {p for r, p in partitions.items() if r != "train"} == {cpu_partition}, partitions
 
     # the results are those of the local run
@@ -176,7 +196,9 @@ def test_cluster_generic_profile_submits_through_its_scripts(
     targets = ["results/prep/test.feather"]
     targets += [f"results/models/{fs}/history.csv" for fs in config.get("training", {}).get("feature_sets", [])]
     before = {j["JobId"] for j in cluster.all_jobs()}
-    cmd = snakemake_command(REPO / "Snakefile", work, "--workflow-profile", str(profile), "--jobs", "4", *targets)
+    cmd = snakemake_command(
+        REPO / "Snakefile", work, "--workflow-profile", str(profile), "--profile", str(SITE_PROFILE), "--jobs", "4", *targets
+    )
     proc = run(cmd, timeout=RUN_TIMEOUT_S, env=quiet_env(cluster.env))
     text = proc.stdout + proc.stderr
     jobs = {j: info for j, info in jobs_in_log(text).items() if info["rule"] != "all"}

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_workflow
+from runner import REPO, run_workflow
 from leptonid.config import check_config, config_problems, load_schema
+from leptonid.feature_sets import FEATURE_SETS
+from leptonid.simulation.chunk import CHUNK_DEFAULTS, MERGE_KEYS
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
@@ -28,6 +30,12 @@ def test_default_config_is_valid() -> None:
         ({"data": {"source": "magic"}}, "config key 'data.source': 'magic' is not one of"),
         ({"data": {"source": "file"}}, "config key 'data.path': required here but missing"),
         ({"split": {"compression": "gzip"}}, "config key 'split.compression': 'gzip' is not one of"),
+        ({"training": {"feature_sets": ["hl", "et_ht"]}}, "config key 'training.feature_sets.1': unknown feature set 'et_ht'"),
+        ({"training": {"models": {"HL": {"epochs": 2}}}}, "config key 'training.models.HL': unknown feature set 'HL'"),
+        (
+            {"data": {"source": "file", "path": "/no/such/file.h5"}},
+            "config key 'data.path': /no/such/file.h5 does not exist",
+        ),
     ],
 )
 def test_bad_config_names_the_key(config: dict, expected: str) -> None:
@@ -41,3 +49,29 @@ def test_bad_config_stops_before_any_job(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "config key 'split.chunk_evnts': unknown key" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_feature_set_names_have_one_source() -> None:
+    """The schema lists no feature-set names; the library's FEATURE_SETS is the list the check uses."""
+    training = load_schema(SCHEMA)["properties"]["training"]["properties"]
+    assert "enum" not in training["feature_sets"]["items"] and "propertyNames" not in training["models"]
+    for name in FEATURE_SETS:
+        assert not config_problems({"training": {"feature_sets": [name], "models": {name: {}}}}, load_schema(SCHEMA))
+
+
+def test_simulation_chunk_keys_match_the_schema() -> None:
+    """Every key of the schema's simulation section is a chunk key or a merge key, and chunk defaults agree."""
+    section = load_schema(SCHEMA)["properties"]["simulation"]["properties"]
+    assert set(section) == set(CHUNK_DEFAULTS) | set(MERGE_KEYS)
+    for key, default in CHUNK_DEFAULTS.items():
+        assert section[key]["default"] == default, key
+
+
+@pytest.mark.workflow
+def test_missing_data_path_stops_at_the_config_check_even_after_an_earlier_run(tmp_path: Path) -> None:
+    """A directory with earlier results must not plan "nothing but the report" for a data file that is not there."""
+    (tmp_path / "results" / "report.md").parent.mkdir(parents=True)
+    (tmp_path / "results" / "report.md").write_text("an earlier run\n")
+    proc = run_workflow(tmp_path, {"data": {"source": "file", "path": "/no/such/file.h5"}}, extra=["-n"], check=False)
+    assert proc.returncode != 0
+    assert "config key 'data.path': /no/such/file.h5 does not exist" in proc.stdout + proc.stderr

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
-from conftest import run_workflow
+from runner import run_workflow
 from leptonid.io import load_split
 from leptonid.synthetic import write_synthetic_h5
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO
+from runner import REPO
 
 
 def normalise(name: str) -> str:

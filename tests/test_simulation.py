@@ -37,6 +37,13 @@ def test_pythia_settings_reject_bad_input():
     assert "HardQCD:hardbbbar = on" in pythia_settings("heavy_flavour", 5, 20.0)
 
 
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown simulation settings.*pt_hat_max"):
+        chunk.config_from_mapping({"pt_hat_max": 30.0})
+    # merge-only keys belong to the section but not to a chunk
+    assert chunk.chunk_settings({"split": {}, "et_bin_width": 1.0, "seed": 3}) == {"seed": 3}
+
+
 def test_config_rejects_unknown_calorimeter_key():
     with pytest.raises(ValueError, match="calorimeter"):
         chunk.config_from_mapping({"calorimeter": {"magnet": 3}})
@@ -143,7 +150,8 @@ def test_tiny_chunk_regenerates_identically(tiny_sample, tmp_path):
 
 
 def test_tiny_simulation_passes_data_contract(tiny_sample):
-    contract = pytest.importorskip("leptonid.contract")
+    from leptonid import contract
+
     for name in ("data.h5", "unscaled.h5"):
         problems, _ = contract.check_file(tiny_sample / name)
         assert problems == [], problems

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import REPO, run_workflow, snakemake_bin
+from runner import REPO, run_workflow, snakemake_bin
 from leptonid.io import load_split, read_metadata
 
 pytestmark = pytest.mark.workflow

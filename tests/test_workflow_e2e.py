@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_workflow
+from runner import run_workflow
 from leptonid.contract import check_file
 from leptonid.io import count_rows, load_split
 

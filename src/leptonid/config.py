@@ -1,12 +1,20 @@
-"""Checks of the workflow configuration against its JSON schema, with clear messages."""
+"""Checks of the workflow configuration, with messages that name the config key.
+
+Two layers: the JSON schema (``schemas/config.schema.yaml``: types, ranges,
+unknown keys) and checks the schema cannot express because their facts live
+in the library (the known feature sets) or on disk (the data files).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+from leptonid.feature_sets import FEATURE_SETS
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
@@ -26,8 +34,8 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    """One line per problem, each naming the config key, e.g. ``config key 'split.chunk_events': ...``."""
+def schema_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """One line per schema violation, each naming the config key, e.g. ``config key 'split.chunk_events': ...``."""
     validator = jsonschema.validators.validator_for(schema)(schema)
     problems = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
@@ -42,9 +50,45 @@ def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[str]
     return problems
 
 
-def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
+def feature_set_problems(config: Mapping[str, Any]) -> list[str]:
+    """Feature-set names in ``training.feature_sets`` and ``training.models`` that the library does not know."""
+    training = config.get("training") or {}
+    known = ", ".join(FEATURE_SETS)
+    problems = []
+    for i, name in enumerate(training.get("feature_sets") or []):
+        if isinstance(name, str) and name not in FEATURE_SETS:
+            problems.append(f"config key 'training.feature_sets.{i}': unknown feature set {name!r}; known: {known}")
+    for name in training.get("models") or {}:
+        if name not in FEATURE_SETS:
+            problems.append(f"config key 'training.models.{name}': unknown feature set {name!r}; known: {known}")
+    return problems
+
+
+def data_path_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
+    """Input files named by ``data:`` that do not exist (relative paths are taken from ``base``)."""
+    data = config.get("data") or {}
+    if data.get("source") != "file":
+        return []
+    problems = []
+    for key in ("path", "unscaled_path"):
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        path = Path(value) if Path(value).is_absolute() else Path(base) / value
+        if not path.is_file():
+            what = "is not a file" if path.exists() else "does not exist"
+            problems.append(f"config key 'data.{key}': {value} {what}")
+    return problems
+
+
+def config_problems(config: Mapping[str, Any], schema: Mapping[str, Any], base: str | Path = ".") -> list[str]:
+    """Every problem of ``config``: schema violations, unknown feature sets, missing data files."""
+    return schema_problems(config, schema) + feature_set_problems(config) + data_path_problems(config, base)
+
+
+def check_config(config: Mapping[str, Any], schema_path: str | Path, base: str | Path = ".") -> None:
     """Raise ``ValueError`` listing every problem of ``config``; do nothing when it is valid."""
-    problems = config_problems(config, load_schema(schema_path))
+    problems = config_problems(config, load_schema(schema_path), base)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise ValueError(f"invalid configuration ({len(problems)} problem(s)):\n{lines}")

@@ -1,6 +1,7 @@
 """The data contract of ``data.h5``: checks and a human-readable inventory.
 
-The contract (paper-facts section 1): groups ``et``, ``ht``, ``hl``, ``mass``
+The contract (the layout of the authors' published data.h5, Collado et al.,
+PRD 103, 116028 (2021), data release with the paper): groups ``et``, ``ht``, ``hl``, ``mass``
 and ``y``, each with datasets ``train``, ``valid`` and ``test`` of shapes
 (N,31,31,1), (N,32,32,1), (N,7), (N,1) and (N,). Feature datasets hold
 floats, labels hold integers or floats that are 0 or 1, every split is

@@ -1,6 +1,6 @@
 """Feature sets: which inputs each network sees.
 
-Names follow the authors' training code (paper-facts section 4): one network
+Names follow the authors' training code (networks of Collado et al., Figs. 8, 9): one network
 is trained per feature set, and a feature set is a tuple of input names.
 Image inputs (``et``, ``ht``) get a convolutional tower each; flat inputs
 (``hl``, ``mass``, ``efps``) are concatenated after the towers.

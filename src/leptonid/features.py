@@ -1,6 +1,6 @@
 """The 7 high-level electron-ID features and the deposit mass, from calorimeter images.
 
-Definitions (paper-facts section 3). All features but R_had use the ECal ET
+Definitions: the 7 standard features of Collado et al. (their table of HL features). All features but R_had use the ECal ET
 image, centred on its middle cell (index 15, 15). Rows run along eta, columns
 along phi. Windows are written "eta x phi":
 

@@ -1,7 +1,8 @@
 """The data layout and detector geometry of the paper's ``data.h5``.
 
-Everything here is a constant of the published data format (paper-facts
-section 1-3); no function reads a file.
+Everything here is a constant of the published data format and of the detector
+images described in Collado et al., PRD 103, 116028 (2021), section on the data
+(ATLAS-like Delphes calorimeter cells); no function reads a file.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ HL_FEATURES: tuple[str, ...] = (
     "iso_dr04",  # ECal ET within dR < 0.4 of the centre
 )
 
-# --- detector geometry (paper-facts section 2) ---------------------------
+# --- detector geometry (Collado et al., the image description: ECal and HCal cells) ---
 ECAL_DETA: float = 0.025
 ECAL_DPHI: float = math.pi / 126
 ECAL_SIZE: int = 31

@@ -1,4 +1,4 @@
-"""A parametric calorimeter with the paper's geometry (paper-facts section 2).
+"""A parametric calorimeter with the paper's geometry (Collado et al., the detector images).
 
 Steps, each vectorised over all particles of a batch of events:
 

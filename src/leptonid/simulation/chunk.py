@@ -176,8 +176,13 @@ def simulate_chunk(
     return out, stats
 
 
-#: Keys of the ``simulation:`` config section read by :func:`config_from_mapping` and their defaults.
-DEFAULTS: dict[str, object] = {
+#: Every key of the ``simulation:`` config section that changes what a chunk generates,
+#: with its default. The one list of them: the workflow's ``simulate_chunk`` params
+#: (rules/common.smk) are these keys, and a test checks the config schema against it.
+CHUNK_DEFAULTS: dict[str, object] = {
+    "n_per_class": 4000,
+    "n_chunks": 4,
+    "seed": 20201105,
     "signal_oversample": 5.0,  # signal is cheap: make 5x more, so that every ET bin can be matched
     "background_oversample": 1.2,  # ET matching drops about 10% of the background
     "pt_hat_min": 30.0,
@@ -193,13 +198,28 @@ DEFAULTS: dict[str, object] = {
     "calorimeter": {},
 }
 
+#: Keys of the ``simulation:`` section that only the merge reads (ET matching, splits).
+MERGE_KEYS: tuple[str, ...] = ("split", "et_bin_width")
+
+
+def chunk_settings(section: dict) -> dict:
+    """The chunk keys of a ``simulation:`` config section (merge-only keys dropped).
+
+    Raises ``ValueError`` naming any key that is neither a chunk nor a merge key.
+    """
+    unknown = sorted(set(section) - set(CHUNK_DEFAULTS) - set(MERGE_KEYS))
+    if unknown:
+        raise ValueError(f"unknown simulation settings {unknown}; known: {sorted([*CHUNK_DEFAULTS, *MERGE_KEYS])}")
+    return {k: section[k] for k in CHUNK_DEFAULTS if k in section}
+
 
 def config_from_mapping(params: dict) -> SimulationConfig:
-    """Build a :class:`SimulationConfig` from the ``simulation:`` config section (unknown keys are ignored).
+    """Build a :class:`SimulationConfig` from chunk settings (missing keys take :data:`CHUNK_DEFAULTS`).
 
-    ``calorimeter`` may override any field of :class:`~leptonid.simulation.calorimeter.CalorimeterConfig`.
+    Unknown keys raise ``ValueError`` naming them. ``calorimeter`` may override any
+    field of :class:`~leptonid.simulation.calorimeter.CalorimeterConfig`.
     """
-    p = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
+    p = {**CHUNK_DEFAULTS, **chunk_settings(params)}
     if not 0.0 <= float(p["heavy_flavour_fraction"]) <= 1.0:
         raise ValueError(f"heavy_flavour_fraction must be in [0, 1], got {p['heavy_flavour_fraction']}")
     if float(p["et_min"]) >= float(p["et_max"]):
@@ -246,10 +266,11 @@ def run_chunk(cls: str, chunk: int, params: dict, out_h5: str, out_json: str) ->
     The h5 file holds only reproducible content; timings go to ``out_json``.
     """
     cfg = config_from_mapping(params)
-    oversample = float({**DEFAULTS, **params}[f"{cls}_oversample"])
-    n = chunk_size(int(params["n_per_class"]), oversample, int(params["n_chunks"]), chunk)
-    arrays, stats = simulate_chunk(cls, n, chunk_seed(int(params["seed"]), cls, chunk), cfg)
-    write_chunk(out_h5, arrays, {"class": cls, "chunk": chunk, "n_candidates": n, "seed": int(params["seed"])})
+    p = {**CHUNK_DEFAULTS, **chunk_settings(params)}
+    oversample = float(p[f"{cls}_oversample"])
+    n = chunk_size(int(p["n_per_class"]), oversample, int(p["n_chunks"]), chunk)
+    arrays, stats = simulate_chunk(cls, n, chunk_seed(int(p["seed"]), cls, chunk), cfg)
+    write_chunk(out_h5, arrays, {"class": cls, "chunk": chunk, "n_candidates": n, "seed": int(p["seed"])})
     summary = {"class": cls, "chunk": chunk, "processes": {k: vars(v) for k, v in stats.items()}}
     with atomic_output(out_json) as tmp, open(tmp, "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
