@@ -32,6 +32,10 @@ def test_default_config_is_valid() -> None:
         ({"split": {"compression": "gzip"}}, "config key 'split.compression': 'gzip' is not one of"),
         ({"training": {"feature_sets": ["hl", "et_ht"]}}, "config key 'training.feature_sets.1': unknown feature set 'et_ht'"),
         ({"training": {"models": {"HL": {"epochs": 2}}}}, "config key 'training.models.HL': unknown feature set 'HL'"),
+        ({"search": {"reference": "cnn"}}, "config key 'search.reference': unknown feature set 'cnn'"),
+        ({"search": {"reference": "hl"}}, "config key 'search.reference': 'hl' cannot guide the search"),
+        ({"search": {"images": ["ht"]}, "efp": {"images": ["et"]}}, "config key 'search.images': 'ht' has no EFPs"),
+        ({"search": {"protocol": "peek"}}, "config key 'search.protocol': 'peek' is not one of"),
         (
             {"data": {"source": "file", "path": "/no/such/file.h5"}},
             "config key 'data.path': /no/such/file.h5 does not exist",

@@ -64,6 +64,25 @@ def feature_set_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def search_problems(config: Mapping[str, Any]) -> list[str]:
+    """Settings of the guided search that contradict the rest of the config."""
+    search = config.get("search") or {}
+    problems = []
+    reference = search.get("reference")
+    if isinstance(reference, str):
+        if reference not in FEATURE_SETS:
+            problems.append(f"config key 'search.reference': unknown feature set {reference!r}; known: {', '.join(FEATURE_SETS)}")
+        elif reference in ("hl_and_efps", search.get("base", "hl")):
+            problems.append(f"config key 'search.reference': {reference!r} cannot guide the search (it is its base or its result)")
+    efp_images = (config.get("efp") or {}).get("images", ["et", "ht"])
+    for image in search.get("images") or []:
+        if image not in efp_images:
+            problems.append(
+                f"config key 'search.images': {image!r} has no EFPs in this run (efp.images is {list(efp_images)})"
+            )
+    return problems
+
+
 def data_path_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
     """Input files named by ``data:`` that do not exist (relative paths are taken from ``base``)."""
     data = config.get("data") or {}
@@ -82,8 +101,13 @@ def data_path_problems(config: Mapping[str, Any], base: str | Path = ".") -> lis
 
 
 def config_problems(config: Mapping[str, Any], schema: Mapping[str, Any], base: str | Path = ".") -> list[str]:
-    """Every problem of ``config``: schema violations, unknown feature sets, missing data files."""
-    return schema_problems(config, schema) + feature_set_problems(config) + data_path_problems(config, base)
+    """Every problem of ``config``: schema violations, unknown feature sets, search settings, missing data files."""
+    return (
+        schema_problems(config, schema)
+        + feature_set_problems(config)
+        + search_problems(config)
+        + data_path_problems(config, base)
+    )
 
 
 def check_config(config: Mapping[str, Any], schema_path: str | Path, base: str | Path = ".") -> None:
