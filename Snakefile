@@ -4,7 +4,7 @@
 #   snakemake --cores all --configfile presets/paper.yaml   # full size
 #
 # The DAG: data (simulation or the authors' data.h5) -> validate_data -> split
-# -> EFPs -> training -> evaluation -> report. See README.md.
+# -> EFPs -> training -> guided EFP search -> evaluation -> report. See README.md.
 
 
 from snakemake.utils import min_version
@@ -23,6 +23,7 @@ include: "rules/simulation.smk"
 include: "rules/data.smk"
 include: "rules/efp.smk"
 include: "rules/training.smk"
+include: "rules/search.smk"
 include: "rules/evaluation.smk"
 include: "rules/report.smk"
 

@@ -97,6 +97,7 @@ def all_targets():
         targets += sim_chunks(SIM_CLASSES, "h5") + sim_chunks(SIM_CLASSES, "json")
     targets += ["results/efp/unique.csv", "results/efp/gallery.pdf"]
     targets += evaluation_targets()
+    targets += search_targets()
     targets.append("results/report.md")
     return targets
 
@@ -145,6 +146,14 @@ def efp_chunk_files(wildcards):
     )
 
 
+def efp_chunk_inputs(wildcards):
+    """The split's prep file; for valid and test also the de-duplicated column list."""
+    files = {"prep": f"results/prep/{wildcards.split}.feather"}
+    if wildcards.split != "train":
+        files["unique"] = "results/efp/unique.csv"
+    return files
+
+
 def efp_engine_params():
     """Everything that changes the EFP values (a change reruns the chunks)."""
     efp = config["efp"]
@@ -179,17 +188,83 @@ def training_gpus(wildcards):
 
 
 def training_inputs(wildcards):
-    """The split files, plus the selected EFP features for EFP feature sets."""
+    """The split files, plus the EFPs chosen by the guided search for EFP feature sets."""
     files = prep_files()
     if needs_efps(wildcards.feature_set):
-        # written by the guided-search step: Feather with `event` + EFP_* columns
         files.update(
-            {
-                f"efps_{split}": f"results/efps/selected/{split}.feather"
-                for split in files
-            }
+            {f"efps_{split}": path for split, path in selected_efp_files().items()}
         )
     return files
+
+
+# --- used by rules/search.smk ---
+
+
+def search_splits():
+    """Splits the search itself reads: train and valid (honest); test too (authors)."""
+    if config["search"]["protocol"] == "authors":
+        return list(SPLITS)
+    return ["train", "valid"]
+
+
+def search_selection_split():
+    """Split of the pairs and of the per-pass AUCs: valid (honest) or test (authors)."""
+    return "test" if config["search"]["protocol"] == "authors" else "valid"
+
+
+def search_params():
+    """The search settings that change its result (resources left out)."""
+    return canonical({k: v for k, v in config["search"].items() if k != "resources"})
+
+
+def search_network(wildcards=None):
+    """Hyperparameters of the network the search retrains: those of hl_and_efps."""
+    return canonical(resolve_config(config["training"], "hl_and_efps"))
+
+
+def search_inputs(wildcards):
+    """Prep files, EFP tables and reference-CNN scores of the splits the search reads."""
+    search = config["search"]
+    files = {"unique": "results/efp/unique.csv"}
+    for split in search_splits():
+        files[f"prep_{split}"] = f"results/prep/{split}.feather"
+        for image in search["images"]:
+            files[f"efp_{image}_{split}"] = f"results/efp/{image}/{split}.feather"
+        files[f"reference_{split}"] = (
+            f"results/predictions/{search['reference']}/{split}.feather"
+        )
+    return files
+
+
+def selected_efp_files():
+    """The chosen EFP columns of every split (inputs of the feature set hl_and_efps)."""
+    return {split: f"results/search/selected/{split}.feather" for split in SPLITS}
+
+
+def search_summary_inputs(wildcards):
+    """What the summary compares: the base, the reference CNN and hl_and_efps."""
+    search = config["search"]
+    selection = search_selection_split()
+    files = {"passes": "results/search/passes.csv", "graphs": "results/efp/graphs"}
+    for role, fs in (
+        ("base", search["base"]),
+        ("reference", search["reference"]),
+        ("final", "hl_and_efps"),
+    ):
+        files[f"{role}_test"] = f"results/predictions/{fs}/test.feather"
+        files[f"{role}_selection"] = f"results/predictions/{fs}/{selection}.feather"
+    return files
+
+
+def search_targets():
+    """Outputs of the guided search for rule all (when hl_and_efps is trained)."""
+    if "hl_and_efps" not in config["training"]["feature_sets"]:
+        return []
+    return [
+        "results/search/passes.csv",
+        "results/search/summary.md",
+        "results/search/search.png",
+    ]
 
 
 # --- used by rules/evaluation.smk ---

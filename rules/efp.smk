@@ -2,14 +2,16 @@
 #
 # efp_chunk computes one of `efp.n_chunks` row ranges of a split (the range is
 # worked out from the Feather file's row count at run time, so the DAG needs
-# no checkpoint); efp_gather joins them in `event` order; efp_dedupe drops
+# no checkpoint): the whole graph set x (kappa, beta) grid for train, and
+# only the columns kept by de-duplication (results/efp/unique.csv) for valid
+# and test. efp_gather joins them in `event` order; efp_dedupe drops
 # non-finite, constant and duplicate columns over the whole train split;
 # efp_graphs draws the multigraphs of the kept EFPs.
 
 
 rule efp_chunk:
     input:
-        prep="results/prep/{split}.feather",
+        unpack(efp_chunk_inputs),
     output:
         temp("results/efp/{image}/{split}/chunk_{chunk}.feather"),
     log:
