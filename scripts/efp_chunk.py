@@ -4,7 +4,7 @@ from _workflow import setup
 
 log = setup(snakemake)  # noqa: F821
 
-from leptonid.efp_io import compute_chunk  # noqa: E402
+from leptonid.efp.io import compute_chunk  # noqa: E402
 
 sm = snakemake  # noqa: F821
 engine = sm.params.engine

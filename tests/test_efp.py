@@ -9,13 +9,14 @@ from leptonid import layout
 from leptonid.efp import (
     EFPCalculator,
     EFPGraph,
-    column_names,
+    compile_plan,
+    efp_column_names,
     format_number,
     iter_chunks,
     parse_column,
     particles_from_images,
 )
-from leptonid.efp_engine import compile_plan
+from leptonid.efp.plan import max_elim_degree
 
 ef = pytest.importorskip("energyflow")
 
@@ -118,15 +119,13 @@ def test_jax_backend_matches_energyflow(paper_graphs):
 
 
 def _treewidth3(graphs: list[EFPGraph]) -> list[EFPGraph]:
-    from leptonid.efp_engine import _max_elim_degree
-
     out = []
     for g in graphs:
         adj: dict[int, set[int]] = {}
         for a, b in g.edges:
             adj.setdefault(a, set()).add(b)
             adj.setdefault(b, set()).add(a)
-        if _max_elim_degree(adj) > 2:
+        if max_elim_degree(adj) > 2:
             out.append(g)
     return out
 
@@ -147,9 +146,9 @@ def test_k4_core_graphs_match_energyflow(paper_graphs, backend):
 
 def test_k4_cores_in_one_event_chunks_match_energyflow(monkeypatch):
     """K4 cores evaluated one event at a time, each cut to its own multiplicity."""
-    import leptonid.efp_engine as engine
+    import leptonid.efp.kernels as kernels
 
-    monkeypatch.setattr(engine, "_K4_CACHE_ELEMENTS", 1)
+    monkeypatch.setattr(kernels, "K4_CACHE_ELEMENTS", 1)
     graphs = [g for g in graphs_from_specs([["d<=7", "p==1"]]) if g.name in ("4_6_21", "4_7_36", "5_7_81", "5_7_84")]
     z, eta, phi, mask = random_events(5, 13, seed=9)
     ours = EFPCalculator(graphs, KAPPAS, BETAS, batch_size=5, pad_multiple=16).compute(z, eta, phi, mask)
@@ -244,7 +243,7 @@ def test_particles_from_images_geometry():
 def test_names_and_formatting():
     assert [format_number(x) for x in (-1, 0.0, 0.5, 2.0, 0.25)] == ["-1", "0", "0.5", "2", "0.25"]
     g = EFPGraph(2, 1, 0, ((0, 1),))
-    names = column_names([g], [-1, 0.5], [1, 2])
+    names = efp_column_names([g], [-1, 0.5], [1, 2])
     assert names == ["EFP_2_1_0_k_-1_b_1", "EFP_2_1_0_k_-1_b_2", "EFP_2_1_0_k_0.5_b_1", "EFP_2_1_0_k_0.5_b_2"]
     assert parse_column(names[2]) == (2, 1, 0, 0.5, 1.0)
     with pytest.raises(ValueError):

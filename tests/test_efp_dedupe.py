@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leptonid.efp_dedupe import canonical_order, dedupe_columns, dedupe_markdown, write_unique_csv
+from leptonid.efp.dedupe import canonical_order, dedupe_columns, dedupe_markdown, write_unique_csv
 
 
 def build_table(n_rows: int = 500, seed: int = 0) -> dict[str, np.ndarray]:

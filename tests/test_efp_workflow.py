@@ -15,6 +15,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from conftest import run_workflow
+from leptonid.efp import efp_column_names, graphs_from_specs, particles_from_images
 from leptonid.io import load_split
 from leptonid.synthetic import write_synthetic_h5
 
@@ -61,17 +62,13 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     events = load_split(prep["test"], ["event"])["event"]
     np.testing.assert_array_equal(table.column("event").to_numpy(), events)
     efp_cols = [c for c in table.column_names if c.startswith("EFP_")]
-    from leptonid.efp import column_names, graphs_from_specs
-
     graphs = graphs_from_specs(CONFIG["efp"]["graph_sets"])
-    assert efp_cols == column_names(graphs, CONFIG["efp"]["kappas"], CONFIG["efp"]["betas"])
+    assert efp_cols == efp_column_names(graphs, CONFIG["efp"]["kappas"], CONFIG["efp"]["betas"])
     assert all(table.schema.field(c).type == pa.float64() for c in efp_cols)
     assert not list((work / "results/efp/et/test").glob("chunk_*.feather"))
 
     # values agree with energyflow on one event
     import energyflow as ef
-
-    from leptonid.efp import particles_from_images
 
     img = load_split(prep["test"], ["et"], rows=(4, 5))["et"]
     z, eta, phi, mask = particles_from_images(img, "et")

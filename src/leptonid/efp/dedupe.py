@@ -25,9 +25,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from leptonid.efp import parse_column
+from leptonid.efp.graphs import parse_column
 
-__all__ = ["DedupeResult", "dedupe_columns", "dedupe_feather", "canonical_order", "write_unique_csv", "dedupe_markdown"]
+__all__ = [
+    "DedupeResult",
+    "dedupe_columns",
+    "dedupe_feather",
+    "canonical_order",
+    "write_unique_csv",
+    "dedupe_markdown",
+]
 
 
 @dataclass
