@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import energyflow as ef
 import numpy as np
 import pytest
 
@@ -12,15 +13,12 @@ from leptonid.efp import (
     compile_plan,
     efp_column_names,
     format_number,
+    graphs_from_specs,
     iter_chunks,
     parse_column,
     particles_from_images,
 )
 from leptonid.efp.plan import max_elim_degree
-
-ef = pytest.importorskip("energyflow")
-
-from leptonid.efp import graphs_from_specs  # noqa: E402
 
 KAPPAS = [-1, 0, 0.5, 1, 2]
 BETAS = [0.5, 1, 2]
@@ -66,9 +64,13 @@ def paper_graphs() -> list[EFPGraph]:
     return graphs_from_specs(PAPER_SETS)
 
 
-def test_graph_enumeration_matches_energyflow(paper_graphs):
-    assert len(graphs_from_specs([["d<=7", "p==1"]])) == ef.EFPSet("d<=7", "p==1").count()
-    assert len(paper_graphs) == len({g.name for g in paper_graphs})
+def test_graph_enumeration_gives_the_paper_counts(paper_graphs):
+    """The paper's graph sets: 490 prime graphs with d <= 7 and 23 with d <= 8 and chromatic number 4."""
+    d7 = graphs_from_specs([["d<=7", "p==1"]])
+    c4 = graphs_from_specs([["d<=8", "p==1", "c==4"]])
+    assert (len(d7), len(c4)) == (490, 23)
+    # the union: the 4 graphs of d <= 7 with c == 4 are in both
+    assert len(paper_graphs) == len({g.name for g in d7 + c4}) == 509
     assert all(g.d == len(g.edges) for g in paper_graphs)
 
 
@@ -109,7 +111,6 @@ def test_paper_set_sample_matches_energyflow(paper_graphs):
 
 
 def test_jax_backend_matches_energyflow(paper_graphs):
-    pytest.importorskip("jax")
     graphs = _sample(paper_graphs, 8, seed=4)
     z, eta, phi, mask = random_events(4, 8, seed=5)
     kappas, betas = [-1, 0.5, 2], [0.5, 2]
@@ -133,8 +134,6 @@ def _treewidth3(graphs: list[EFPGraph]) -> list[EFPGraph]:
 @pytest.mark.parametrize("backend", ["numpy", "jax"])
 def test_k4_core_graphs_match_energyflow(paper_graphs, backend):
     """Every O(M^4) graph of the paper sets (K4 cores, with and without a subdivided edge)."""
-    if backend == "jax":
-        pytest.importorskip("jax")
     graphs = _treewidth3(paper_graphs)
     assert {"4_6_21", "5_7_84", "4_8_60", "6_8_347"} <= {g.name for g in graphs}
     z, eta, phi, mask = random_events(6, 16, seed=8)
@@ -274,3 +273,16 @@ def test_iter_chunks_cover_rows_once():
     assert iter_chunks(2, 4)[-1] == (2, 2)
     with pytest.raises(ValueError):
         iter_chunks(10, 0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_treewidth_4_graph_uses_the_generic_einsum_and_matches_energyflow(backend):
+    """K5 (5_10_770, in EFPSet("d<=10")): no K4 core, no conditioning vertex, so batched einsums."""
+    (k5,) = [g for g in graphs_from_specs([["n==5", "d==10", "p==1"]]) if len(set(g.edges)) == 10]
+    assert k5.name == "5_10_770"
+    assert compile_plan([k5.edges]).cost_summary().get("generic", 0) >= 2
+    z, eta, phi, mask = random_events(4, 7, seed=10)
+    kappas, betas = [0.5, 1], [1, 2]
+    ours = EFPCalculator([k5], kappas, betas, backend=backend, batch_size=2).compute(z, eta, phi, mask)
+    ref = energyflow_values([k5], kappas, betas, z, eta, phi, mask)
+    assert_close(ours.reshape(ref.shape), ref)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import energyflow as ef
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -19,7 +20,6 @@ from leptonid.efp import efp_column_names, graphs_from_specs, particles_from_ima
 from leptonid.io import load_split
 from leptonid.synthetic import write_synthetic_h5
 
-pytest.importorskip("energyflow")
 pytestmark = pytest.mark.workflow
 
 CONFIG = {
@@ -68,8 +68,6 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     assert not list((work / "results/efp/et/test").glob("chunk_*.feather"))
 
     # values agree with energyflow on one event
-    import energyflow as ef
-
     img = load_split(prep["test"], ["et"], rows=(4, 5))["et"]
     z, eta, phi, mask = particles_from_images(img, "et")
     ev = np.stack([z[0][mask[0]], eta[0][mask[0]], phi[0][mask[0]]], axis=1)
