@@ -8,6 +8,7 @@ import pytest
 
 from leptonid import layout
 from leptonid.efp import (
+    ColumnCalculator,
     EFPCalculator,
     EFPGraph,
     compile_plan,
@@ -17,6 +18,7 @@ from leptonid.efp import (
     iter_chunks,
     parse_column,
     particles_from_images,
+    plan_for_columns,
 )
 from leptonid.efp.plan import max_elim_degree
 
@@ -286,3 +288,43 @@ def test_treewidth_4_graph_uses_the_generic_einsum_and_matches_energyflow(backen
     ours = EFPCalculator([k5], kappas, betas, backend=backend, batch_size=2).compute(z, eta, phi, mask)
     ref = energyflow_values([k5], kappas, betas, z, eta, phi, mask)
     assert_close(ours.reshape(ref.shape), ref)
+
+
+def test_selected_columns_equal_the_full_computation(paper_graphs):
+    """plan_for_columns: only the requested columns, in the requested order, as in the full table."""
+    graphs = [g for g in paper_graphs if g.d <= 4 or g.name in ("4_6_21", "5_7_84", "6_8_347")]
+    z, eta, phi, mask = random_events(7, 12, seed=11)
+    calc = EFPCalculator(graphs, KAPPAS, BETAS, batch_size=3)
+    full = calc.compute(z, eta, phi, mask)
+    rng = np.random.default_rng(12)
+    pick = rng.choice(len(calc.columns), size=30, replace=False)  # random order
+    columns = [calc.columns[i] for i in pick]
+    plan = plan_for_columns(columns, graphs)
+    assert plan.n_evaluated < len(calc.columns)
+    for group in plan.groups:  # nothing evaluated that no requested column needs
+        wanted = [parse_column(c) for c in columns if parse_column(c)[4] == group.beta]
+        assert {g.name for g in group.graphs} == {f"{n}_{d}_{k}" for n, d, k, _, _ in wanted}
+        assert set(group.kappas) == {kappa for *_, kappa, _ in wanted}
+    sub = ColumnCalculator(plan, batch_size=3)
+    assert sub.columns == columns
+    values = sub.compute(z, eta, phi, mask)
+    assert values.shape == (len(z), len(columns))
+    np.testing.assert_allclose(values, full[:, pick], rtol=1e-12, atol=0)
+
+
+def test_plan_for_columns_finds_graphs_and_rejects_bad_names(paper_graphs):
+    columns = ["EFP_4_6_21_k_1_b_2", "EFP_2_1_0_k_0.5_b_0.5", "EFP_2_1_0_k_-1_b_0.5"]
+    assert plan_for_columns(columns) == plan_for_columns(columns, paper_graphs)  # enumerated with energyflow
+    (group_half, group_two) = plan_for_columns(columns).groups
+    assert (group_half.beta, group_half.kappas, [g.name for g in group_half.graphs]) == (0.5, (-1.0, 0.5), ["2_1_0"])
+    assert (group_two.beta, group_two.kappas, [g.name for g in group_two.graphs]) == (2.0, (1.0,), ["4_6_21"])
+    empty = ColumnCalculator(plan_for_columns([]))
+    assert empty.compute(*random_events(3, 4, seed=0)).shape == (3, 0)
+    with pytest.raises(ValueError, match="canonical"):
+        plan_for_columns(["EFP_2_1_0_k_1.0_b_1"])
+    with pytest.raises(ValueError, match="unique"):
+        plan_for_columns(["EFP_2_1_0_k_1_b_1"] * 2, paper_graphs)
+    with pytest.raises(ValueError, match="not in the given graph set"):
+        plan_for_columns(["EFP_5_10_770_k_1_b_1"], paper_graphs)
+    with pytest.raises(ValueError, match="beta"):
+        plan_for_columns(["EFP_2_1_0_k_1_b_0"], paper_graphs)

@@ -16,7 +16,14 @@ import pyarrow.ipc as ipc
 import pytest
 
 from conftest import run_workflow
-from leptonid.efp import efp_column_names, graphs_from_specs, particles_from_images
+from leptonid.efp import (
+    compute_chunk,
+    efp_column_names,
+    graphs_from_specs,
+    particles_from_images,
+    plan_for_columns,
+    unique_columns,
+)
 from leptonid.io import load_split
 from leptonid.synthetic import write_synthetic_h5
 
@@ -78,6 +85,16 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     unique = pd.read_csv(work / "results/efp/unique.csv", keep_default_na=False)
     assert set(unique["image"]) == {"et", "ht"}
     assert "EFP_1_0_0_k_1_b_0.5" not in set(unique["efp"])  # sum z = 1: constant
+    # only the kept columns (rule efp_chunk with an input `unique`): same values, in unique.csv order
+    kept = unique_columns(work / "results/efp/unique.csv", "et")
+    engine = CONFIG["efp"]
+    out = tmp_path / "kept.feather"
+    plan = plan_for_columns(kept, graphs)
+    assert compute_chunk(prep["test"], out, "et", 0, 1, engine["graph_sets"], [], [], plan=plan) == len(events)
+    sub = ipc.open_file(pa.memory_map(str(out))).read_all()
+    assert sub.column_names == ["event", *kept]
+    for name in kept:
+        np.testing.assert_allclose(sub.column(name).to_numpy(), table.column(name).to_numpy(), rtol=1e-12, atol=0)
     md = (work / "results/efp/dedupe.md").read_text()
     assert "| et |" in md and "| ht |" in md
     svgs = sorted(p.name for p in (work / "results/efp/graphs").glob("*.svg"))

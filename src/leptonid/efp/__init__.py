@@ -8,6 +8,7 @@ Modules, one job each:
 * :mod:`~leptonid.efp.kernels`: contraction kernels (eliminations, K4 cores);
 * :mod:`~leptonid.efp.evaluate`: evaluate a plan on one padded batch;
 * :mod:`~leptonid.efp.engine`: :class:`EFPCalculator`, batches of events on a (kappa, beta) grid (numpy or jax);
+* :mod:`~leptonid.efp.columns`: compute a chosen list of columns only;
 * :mod:`~leptonid.efp.io`: chunk files of the workflow and their gathering;
 * :mod:`~leptonid.efp.dedupe`: de-duplication of EFP columns, ``unique.csv``;
 * :mod:`~leptonid.efp.drawing`: drawings of the multigraphs (imported on its own: matplotlib).
@@ -15,12 +16,14 @@ Modules, one job each:
 
 from __future__ import annotations
 
+from leptonid.efp.columns import ColumnCalculator, ColumnGroup, ColumnPlan, plan_for_columns
 from leptonid.efp.dedupe import (
     DedupeResult,
     canonical_order,
     dedupe_columns,
     dedupe_feather,
     dedupe_markdown,
+    unique_columns,
     write_unique_csv,
 )
 from leptonid.efp.engine import EFPCalculator, compute_efps
@@ -40,6 +43,10 @@ __all__ = [
     "compile_plan",
     "EFPCalculator",
     "compute_efps",
+    "ColumnGroup",
+    "ColumnPlan",
+    "plan_for_columns",
+    "ColumnCalculator",
     "iter_chunks",
     "chunk_rows",
     "compute_chunk",
@@ -49,5 +56,6 @@ __all__ = [
     "dedupe_columns",
     "dedupe_feather",
     "dedupe_markdown",
+    "unique_columns",
     "write_unique_csv",
 ]

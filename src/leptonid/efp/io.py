@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from leptonid.atomic import atomic_output
+from leptonid.efp.columns import ColumnCalculator, ColumnPlan
 from leptonid.efp.engine import EFPCalculator
 from leptonid.efp.graphs import graphs_from_specs
 from leptonid.efp.particles import particles_from_images
@@ -64,15 +65,27 @@ def compute_chunk(
     betas: Sequence[float],
     backend: str = "numpy",
     batch_size: int = 64,
+    plan: ColumnPlan | None = None,
 ) -> int:
-    """Compute the EFPs of one chunk of a split; return the number of events written."""
+    """Compute the EFPs of one chunk of a split; return the number of events written.
+
+    By default every graph of ``graph_sets`` on the ``kappas`` x ``betas``
+    grid; with ``plan`` (from :func:`~leptonid.efp.columns.plan_for_columns`)
+    only its columns, in its order (``graph_sets``, ``kappas`` and ``betas``
+    are then not used).
+    """
     start, stop = chunk_rows(prep_path, chunk, n_chunks)
     # EFPs need pixel ET in GeV: the standardised images of data.h5 are not ET
     column = f"{UNSCALED_PREFIX}{image}" if f"{UNSCALED_PREFIX}{image}" in column_names(prep_path) else image
     data = load_split(prep_path, ["event", column], rows=(start, stop))
     data[image] = data.pop(column)
-    calc = EFPCalculator(graphs_from_specs(graph_sets), kappas, betas, backend=backend, batch_size=batch_size)
-    what = f"{len(calc.graphs)} graphs x {len(calc.kappas)} kappa x {len(calc.betas)} beta"
+    calc: EFPCalculator | ColumnCalculator
+    if plan is None:
+        calc = EFPCalculator(graphs_from_specs(graph_sets), kappas, betas, backend=backend, batch_size=batch_size)
+        what = f"{len(calc.graphs)} graphs x {len(calc.kappas)} kappa x {len(calc.betas)} beta"
+    else:
+        calc = ColumnCalculator(plan, backend=backend, batch_size=batch_size)
+        what = f"selected columns ({plan.n_evaluated} values evaluated in {len(plan.groups)} beta groups)"
     t0 = time.perf_counter()
     z, eta, phi, mask = particles_from_images(data[image], image)
     values = calc.compute(z, eta, phi, mask) if len(z) else np.empty((0, len(calc.columns)))
