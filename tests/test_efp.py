@@ -315,7 +315,7 @@ def test_selected_columns_equal_the_full_computation(paper_graphs):
 def test_plan_for_columns_finds_graphs_and_rejects_bad_names(paper_graphs):
     columns = ["EFP_4_6_21_k_1_b_2", "EFP_2_1_0_k_0.5_b_0.5", "EFP_2_1_0_k_-1_b_0.5"]
     assert plan_for_columns(columns) == plan_for_columns(columns, paper_graphs)  # enumerated with energyflow
-    (group_half, group_two) = plan_for_columns(columns).groups
+    group_half, group_two = plan_for_columns(columns).groups
     assert (group_half.beta, group_half.kappas, [g.name for g in group_half.graphs]) == (0.5, (-1.0, 0.5), ["2_1_0"])
     assert (group_two.beta, group_two.kappas, [g.name for g in group_two.graphs]) == (2.0, (1.0,), ["4_6_21"])
     empty = ColumnCalculator(plan_for_columns([]))

@@ -16,6 +16,7 @@ from leptonid.efp.plan import Plan
 
 __all__ = ["evaluate_plan"]
 
+
 def _eval_node(xp: Any, plan: Plan, i: int, args: list[Any], z: Any, theta: Any) -> Any:
     """Evaluate node ``i`` of ``plan`` from its children's arrays."""
     node = plan.nodes[i]

@@ -96,7 +96,6 @@ def _eval_generic(xp: Any, node: Node, args: list[Any], z: Any) -> Any:
     return xp.einsum(expr, *ops, optimize="greedy")
 
 
-
 def _k4_factors(
     xp: Any, children: Sequence[tuple[int, tuple[int, ...]]], vals: dict[int, Any], z: Any
 ) -> tuple[list[Any], dict[tuple[int, int], Any], Any]:
