@@ -1,17 +1,23 @@
-"""Benchmark: leptonid's batched EFP engine vs energyflow's ``batch_compute``.
+"""Benchmark: leptonid's batched EFP engine vs energyflow, event by event.
 
-Both run on the same realistic ECal-like images (a narrow EM core plus
-diffuse noise, 60-130 non-zero pixels) on one core (thread variables set to
-1 before numpy is imported), for the d<=5 and the d<=7 prime sets at one
-(kappa, beta) point per energyflow call and the full paper grid for ours.
-energyflow is run over the grid too, one (kappa, beta) at a time, on fewer
-events; rates are events per second for the whole (kappa, beta) grid.
+Both run on one core (thread variables set to 1 before numpy is imported)
+on the same realistic ECal-like images (a narrow EM core plus diffuse noise,
+60-130 non-zero pixels), for the d<=5 and the d<=7 prime sets.
+
+* Per event: ``n_compare`` events (at least 12) picked at evenly spaced
+  quantiles of the number of non-zero pixels, the same events for both;
+  each is computed alone, on the same (kappa, beta) points, by our engine
+  (best of 3) and by energyflow's ``EFP.compute`` (set-up not timed). The
+  ratio of the two times is reported per event and as min / median / max.
+* Batched: our engine on all events and the full 5 x 3 (kappa, beta) grid,
+  as events per second per (kappa, beta) point (for information; our
+  batching over events and kappas is not in the per-event ratio).
 
 Times are CPU time of this process (``time.process_time``), so other jobs
 on a shared machine disturb the ratio less than wall time would.
 
 Usage: python bench/efp.py [--quick]
-Last line: ``efp speedup: <ratio>x`` (d<=7 set).
+Last line: ``efp speedup: <median>x (min <min>x, max <max>x)`` (d<=7 set, per event).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from leptonid.efp import EFPCalculator, graphs_from_specs, particles_from_images  # noqa: E402
+from leptonid.efp import EFPCalculator, EFPGraph, graphs_from_specs, particles_from_images  # noqa: E402
 
 
 def realistic_ecal_images(n_events: int, seed: int = 0) -> np.ndarray:
@@ -57,64 +63,84 @@ def realistic_ecal_images(n_events: int, seed: int = 0) -> np.ndarray:
     return images
 
 
-def time_ours(calc: EFPCalculator, z, eta, phi, mask) -> tuple[float, np.ndarray]:
-    t = time.process_time()
-    out = calc.compute(z, eta, phi, mask)
-    return time.process_time() - t, out
+def pick_by_multiplicity(counts: np.ndarray, n_pick: int) -> np.ndarray:
+    """Indices of ``n_pick`` events at evenly spaced quantiles (0 to 1) of ``counts``."""
+    order = np.argsort(counts, kind="stable")
+    return order[np.linspace(0, len(counts) - 1, n_pick).round().astype(int)]
 
 
-def time_energyflow(graphs, kappas, betas, z, eta, phi, mask) -> tuple[float, np.ndarray]:
+def time_ours_per_event(calc: EFPCalculator, z, eta, phi, mask, repeats: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """CPU seconds (best of ``repeats``) and values of each event computed alone."""
+    calc.compute(z[:1], eta[:1], phi[:1], mask[:1])  # warm-up
+    times, values = [], []
+    for i in range(len(z)):
+        best = np.inf
+        for _ in range(repeats):
+            t = time.process_time()
+            out = calc.compute(z[i : i + 1], eta[i : i + 1], phi[i : i + 1], mask[i : i + 1])
+            best = min(best, time.process_time() - t)
+        times.append(best)
+        values.append(out[0])
+    return np.array(times), np.array(values)
+
+
+def time_energyflow_per_event(
+    graphs: list[EFPGraph], kappas: list[float], betas: list[float], z, eta, phi, mask
+) -> tuple[np.ndarray, np.ndarray]:
+    """CPU seconds and values (ordered as ours: graph, kappa, beta) of energyflow on each event."""
     import energyflow
 
-    events = [np.stack([z[i][mask[i]], eta[i][mask[i]], phi[i][mask[i]]], axis=1) for i in range(len(z))]
     sets = [
         energyflow.EFPSet(*[g.edges for g in graphs], measure="hadr", beta=beta, kappa=kappa, normed=False)
         for kappa in kappas
         for beta in betas
     ]  # set-up (einsum paths) is not timed
-    t = time.process_time()
-    cols = [efpset.batch_compute(events, n_jobs=1) for efpset in sets]
-    dt = time.process_time() - t
-    # reorder to ours: graph-major, then kappa, then beta
-    arr = np.stack(cols, axis=-1).reshape(len(z), len(graphs), len(kappas), len(betas))
-    return dt, arr.reshape(len(z), -1)
+    times, values = [], []
+    for i in range(len(z)):
+        event = np.stack([z[i][mask[i]], eta[i][mask[i]], phi[i][mask[i]]], axis=1)
+        t = time.process_time()
+        cols = [efpset.compute(event) for efpset in sets]
+        times.append(time.process_time() - t)
+        values.append(np.stack(cols, axis=-1).reshape(len(graphs), len(kappas), len(betas)).ravel())
+    return np.array(times), np.array(values)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer events, under a minute")
+    parser.add_argument("--quick", action="store_true", help="fewer events and (kappa, beta) points, about a minute")
     args = parser.parse_args()
     kappas, betas = [-1, 0, 0.5, 1, 2], [0.5, 1, 2]
-    # energyflow: one (kappa, beta) point to time (scaled to the grid); ours: full grid
-    n_ours, n_ef, ef_grid = (24, 1, 1) if args.quick else (192, 4, 2)
-    images = realistic_ecal_images(n_ours, seed=1)
+    n_events, n_compare, ks, bs = (48, 12, [0.5], [0.5]) if args.quick else (192, 24, [0.5, 1], [0.5])
+    images = realistic_ecal_images(n_events, seed=1)
     z, eta, phi, mask = particles_from_images(images, "et")
     n_part = mask.sum(axis=1)
+    pick = pick_by_multiplicity(n_part, n_compare)
     print(
-        f"events: {n_ours} (ours), {n_ef} (energyflow); non-zero pixels {n_part.min()}-{n_part.max()},"
-        f" mean {n_part.mean():.0f}; kappas {kappas}, betas {betas}"
+        f"events: {n_events} (batched, kappas {kappas} x betas {betas}); per event: {n_compare} events with"
+        f" {n_part[pick].min()}-{n_part[pick].max()} non-zero pixels (quantiles), kappas {ks} x betas {bs}"
     )
-    ratio = float("nan")
+    ratios = np.array([np.nan])
     for label, sel in (("d<=5", [["d<=5", "p==1"]]), ("d<=7", [["d<=7", "p==1"]])):
         graphs = graphs_from_specs(sel)
         calc = EFPCalculator(graphs, kappas, betas)
-        t_ours, ours = time_ours(calc, z, eta, phi, mask)
-        # energyflow on the first n_ef events for ef_grid (kappa, beta) points
-        ks, bs = kappas[2 : 2 + ef_grid], betas[:1]  # kappa 0.5 (and 1), beta 0.5
-        pick = np.linspace(0, n_ours - 1, n_ef).round().astype(int)  # spread over multiplicities
-        t_ef, ref = time_energyflow(graphs, ks, bs, z[pick], eta[pick], phi[pick], mask[pick])
-        sub = ours[pick].reshape(n_ef, len(graphs), len(kappas), len(betas))[:, :, 2 : 2 + ef_grid, :1]
-        rel = np.max(np.abs(sub.reshape(n_ef, -1) - ref) / np.maximum(np.abs(ref), 1e-300))
-        rate_ours = n_ours * len(kappas) * len(betas) / t_ours  # event x (kappa, beta) per s
-        rate_ef = n_ef * len(ks) * len(bs) / t_ef
-        ratio = rate_ours / rate_ef
+        t = time.process_time()
+        calc.compute(z, eta, phi, mask)
+        rate_batched = n_events * len(kappas) * len(betas) / (time.process_time() - t)
+        sub = (z[pick], eta[pick], phi[pick], mask[pick])
+        t_ours, ours = time_ours_per_event(EFPCalculator(graphs, ks, bs), *sub)
+        t_ef, ref = time_energyflow_per_event(graphs, ks, bs, *sub)
+        rel = np.max(np.abs(ours - ref) / np.maximum(np.abs(ref), 1e-300))
+        ratios = t_ef / t_ours
+        print(f"{label}: {len(graphs)} graphs; max rel diff {rel:.1e}")
+        print("  pixels  ours (ms)  energyflow (ms)  ratio")
+        for n, a, b, r in zip(n_part[pick], t_ours, t_ef, ratios):
+            print(f"  {n:6d}  {1e3 * a:9.2f}  {1e3 * b:15.1f}  {r:5.0f}x")
         print(
-            f"{label}: {len(graphs)} graphs; per (kappa, beta) point: ours {rate_ours:.1f} events/s,"
-            f" energyflow {rate_ef:.2f} events/s; full {len(kappas)}x{len(betas)} grid: ours"
-            f" {rate_ours / 15:.1f} events/s, energyflow {rate_ef / 15:.3f} events/s;"
-            f" ratio {ratio:.0f}x; max rel diff {rel:.1e}"
+            f"  per event: ratio min {ratios.min():.0f}x, median {np.median(ratios):.0f}x, max {ratios.max():.0f}x;"
+            f" energyflow {len(ks) * len(bs) * len(pick) / t_ef.sum():.2f} events/s per (kappa, beta) point;"
+            f" ours batched over {n_events} events and the full grid {rate_batched:.0f} events/s per point"
         )
-    print(f"efp speedup: {ratio:.0f}x")
+    print(f"efp speedup: {np.median(ratios):.0f}x (min {ratios.min():.0f}x, max {ratios.max():.0f}x)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from _workflow import setup
 log = setup(snakemake)  # noqa: F821
 
 from leptonid.atomic import atomic_output  # noqa: E402
-from leptonid.efp_dedupe import dedupe_feather, dedupe_markdown, write_unique_csv  # noqa: E402
+from leptonid.efp.dedupe import dedupe_feather, dedupe_markdown, write_unique_csv  # noqa: E402
 
 sm = snakemake  # noqa: F821
 tol = sm.params.tolerance

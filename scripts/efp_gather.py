@@ -4,7 +4,7 @@ from _workflow import setup
 
 log = setup(snakemake)  # noqa: F821
 
-from leptonid.efp_io import gather_chunks  # noqa: E402
+from leptonid.efp.io import gather_chunks  # noqa: E402
 
 sm = snakemake  # noqa: F821
 n = gather_chunks(sm.input.prep, list(sm.input.chunks), sm.output[0])

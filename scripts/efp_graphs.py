@@ -6,8 +6,8 @@ log = setup(snakemake)  # noqa: F821
 
 import pandas as pd  # noqa: E402
 
-from leptonid.efp import graphs_from_specs  # noqa: E402
-from leptonid.efp_graphs import save_gallery, save_graph_svgs  # noqa: E402
+from leptonid.efp.drawing import save_gallery, save_graph_svgs  # noqa: E402
+from leptonid.efp.graphs import graphs_from_specs  # noqa: E402
 
 sm = snakemake  # noqa: F821
 kept = pd.read_csv(sm.input.unique, keep_default_na=False)

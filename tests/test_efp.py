@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import energyflow as ef
 import numpy as np
 import pytest
 
 from leptonid import layout
 from leptonid.efp import (
+    ColumnCalculator,
     EFPCalculator,
     EFPGraph,
-    column_names,
+    compile_plan,
+    efp_column_names,
     format_number,
+    graphs_from_specs,
     iter_chunks,
     parse_column,
     particles_from_images,
+    plan_for_columns,
 )
-from leptonid.efp_engine import compile_plan
-
-ef = pytest.importorskip("energyflow")
-
-from leptonid.efp import graphs_from_specs  # noqa: E402
+from leptonid.efp.plan import max_elim_degree
 
 KAPPAS = [-1, 0, 0.5, 1, 2]
 BETAS = [0.5, 1, 2]
@@ -65,9 +66,13 @@ def paper_graphs() -> list[EFPGraph]:
     return graphs_from_specs(PAPER_SETS)
 
 
-def test_graph_enumeration_matches_energyflow(paper_graphs):
-    assert len(graphs_from_specs([["d<=7", "p==1"]])) == ef.EFPSet("d<=7", "p==1").count()
-    assert len(paper_graphs) == len({g.name for g in paper_graphs})
+def test_graph_enumeration_gives_the_paper_counts(paper_graphs):
+    """The paper's graph sets: 490 prime graphs with d <= 7 and 23 with d <= 8 and chromatic number 4."""
+    d7 = graphs_from_specs([["d<=7", "p==1"]])
+    c4 = graphs_from_specs([["d<=8", "p==1", "c==4"]])
+    assert (len(d7), len(c4)) == (490, 23)
+    # the union: the 4 graphs of d <= 7 with c == 4 are in both
+    assert len(paper_graphs) == len({g.name for g in d7 + c4}) == 509
     assert all(g.d == len(g.edges) for g in paper_graphs)
 
 
@@ -108,7 +113,6 @@ def test_paper_set_sample_matches_energyflow(paper_graphs):
 
 
 def test_jax_backend_matches_energyflow(paper_graphs):
-    pytest.importorskip("jax")
     graphs = _sample(paper_graphs, 8, seed=4)
     z, eta, phi, mask = random_events(4, 8, seed=5)
     kappas, betas = [-1, 0.5, 2], [0.5, 2]
@@ -118,15 +122,13 @@ def test_jax_backend_matches_energyflow(paper_graphs):
 
 
 def _treewidth3(graphs: list[EFPGraph]) -> list[EFPGraph]:
-    from leptonid.efp_engine import _max_elim_degree
-
     out = []
     for g in graphs:
         adj: dict[int, set[int]] = {}
         for a, b in g.edges:
             adj.setdefault(a, set()).add(b)
             adj.setdefault(b, set()).add(a)
-        if _max_elim_degree(adj) > 2:
+        if max_elim_degree(adj) > 2:
             out.append(g)
     return out
 
@@ -134,8 +136,6 @@ def _treewidth3(graphs: list[EFPGraph]) -> list[EFPGraph]:
 @pytest.mark.parametrize("backend", ["numpy", "jax"])
 def test_k4_core_graphs_match_energyflow(paper_graphs, backend):
     """Every O(M^4) graph of the paper sets (K4 cores, with and without a subdivided edge)."""
-    if backend == "jax":
-        pytest.importorskip("jax")
     graphs = _treewidth3(paper_graphs)
     assert {"4_6_21", "5_7_84", "4_8_60", "6_8_347"} <= {g.name for g in graphs}
     z, eta, phi, mask = random_events(6, 16, seed=8)
@@ -147,9 +147,9 @@ def test_k4_core_graphs_match_energyflow(paper_graphs, backend):
 
 def test_k4_cores_in_one_event_chunks_match_energyflow(monkeypatch):
     """K4 cores evaluated one event at a time, each cut to its own multiplicity."""
-    import leptonid.efp_engine as engine
+    import leptonid.efp.kernels as kernels
 
-    monkeypatch.setattr(engine, "_K4_CACHE_ELEMENTS", 1)
+    monkeypatch.setattr(kernels, "K4_CACHE_ELEMENTS", 1)
     graphs = [g for g in graphs_from_specs([["d<=7", "p==1"]]) if g.name in ("4_6_21", "4_7_36", "5_7_81", "5_7_84")]
     z, eta, phi, mask = random_events(5, 13, seed=9)
     ours = EFPCalculator(graphs, KAPPAS, BETAS, batch_size=5, pad_multiple=16).compute(z, eta, phi, mask)
@@ -244,7 +244,7 @@ def test_particles_from_images_geometry():
 def test_names_and_formatting():
     assert [format_number(x) for x in (-1, 0.0, 0.5, 2.0, 0.25)] == ["-1", "0", "0.5", "2", "0.25"]
     g = EFPGraph(2, 1, 0, ((0, 1),))
-    names = column_names([g], [-1, 0.5], [1, 2])
+    names = efp_column_names([g], [-1, 0.5], [1, 2])
     assert names == ["EFP_2_1_0_k_-1_b_1", "EFP_2_1_0_k_-1_b_2", "EFP_2_1_0_k_0.5_b_1", "EFP_2_1_0_k_0.5_b_2"]
     assert parse_column(names[2]) == (2, 1, 0, 0.5, 1.0)
     with pytest.raises(ValueError):
@@ -275,3 +275,56 @@ def test_iter_chunks_cover_rows_once():
     assert iter_chunks(2, 4)[-1] == (2, 2)
     with pytest.raises(ValueError):
         iter_chunks(10, 0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_treewidth_4_graph_uses_the_generic_einsum_and_matches_energyflow(backend):
+    """K5 (5_10_770, in EFPSet("d<=10")): no K4 core, no conditioning vertex, so batched einsums."""
+    (k5,) = [g for g in graphs_from_specs([["n==5", "d==10", "p==1"]]) if len(set(g.edges)) == 10]
+    assert k5.name == "5_10_770"
+    assert compile_plan([k5.edges]).cost_summary().get("generic", 0) >= 2
+    z, eta, phi, mask = random_events(4, 7, seed=10)
+    kappas, betas = [0.5, 1], [1, 2]
+    ours = EFPCalculator([k5], kappas, betas, backend=backend, batch_size=2).compute(z, eta, phi, mask)
+    ref = energyflow_values([k5], kappas, betas, z, eta, phi, mask)
+    assert_close(ours.reshape(ref.shape), ref)
+
+
+def test_selected_columns_equal_the_full_computation(paper_graphs):
+    """plan_for_columns: only the requested columns, in the requested order, as in the full table."""
+    graphs = [g for g in paper_graphs if g.d <= 4 or g.name in ("4_6_21", "5_7_84", "6_8_347")]
+    z, eta, phi, mask = random_events(7, 12, seed=11)
+    calc = EFPCalculator(graphs, KAPPAS, BETAS, batch_size=3)
+    full = calc.compute(z, eta, phi, mask)
+    rng = np.random.default_rng(12)
+    pick = rng.choice(len(calc.columns), size=30, replace=False)  # random order
+    columns = [calc.columns[i] for i in pick]
+    plan = plan_for_columns(columns, graphs)
+    assert plan.n_evaluated < len(calc.columns)
+    for group in plan.groups:  # nothing evaluated that no requested column needs
+        wanted = [parse_column(c) for c in columns if parse_column(c)[4] == group.beta]
+        assert {g.name for g in group.graphs} == {f"{n}_{d}_{k}" for n, d, k, _, _ in wanted}
+        assert set(group.kappas) == {kappa for *_, kappa, _ in wanted}
+    sub = ColumnCalculator(plan, batch_size=3)
+    assert sub.columns == columns
+    values = sub.compute(z, eta, phi, mask)
+    assert values.shape == (len(z), len(columns))
+    np.testing.assert_allclose(values, full[:, pick], rtol=1e-12, atol=0)
+
+
+def test_plan_for_columns_finds_graphs_and_rejects_bad_names(paper_graphs):
+    columns = ["EFP_4_6_21_k_1_b_2", "EFP_2_1_0_k_0.5_b_0.5", "EFP_2_1_0_k_-1_b_0.5"]
+    assert plan_for_columns(columns) == plan_for_columns(columns, paper_graphs)  # enumerated with energyflow
+    group_half, group_two = plan_for_columns(columns).groups
+    assert (group_half.beta, group_half.kappas, [g.name for g in group_half.graphs]) == (0.5, (-1.0, 0.5), ["2_1_0"])
+    assert (group_two.beta, group_two.kappas, [g.name for g in group_two.graphs]) == (2.0, (1.0,), ["4_6_21"])
+    empty = ColumnCalculator(plan_for_columns([]))
+    assert empty.compute(*random_events(3, 4, seed=0)).shape == (3, 0)
+    with pytest.raises(ValueError, match="canonical"):
+        plan_for_columns(["EFP_2_1_0_k_1.0_b_1"])
+    with pytest.raises(ValueError, match="unique"):
+        plan_for_columns(["EFP_2_1_0_k_1_b_1"] * 2, paper_graphs)
+    with pytest.raises(ValueError, match="not in the given graph set"):
+        plan_for_columns(["EFP_5_10_770_k_1_b_1"], paper_graphs)
+    with pytest.raises(ValueError, match="beta"):
+        plan_for_columns(["EFP_2_1_0_k_1_b_0"], paper_graphs)

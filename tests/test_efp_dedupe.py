@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leptonid.efp_dedupe import canonical_order, dedupe_columns, dedupe_markdown, write_unique_csv
+from leptonid.efp.dedupe import canonical_order, dedupe_columns, dedupe_markdown, unique_columns, write_unique_csv
 
 
 def build_table(n_rows: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
@@ -68,8 +68,12 @@ def test_many_columns_with_planted_duplicates():
 def test_outputs(tmp_path):
     table = build_table()
     res = dedupe_columns(list(table), table.__getitem__, tol=1e-6, image="et")
-    write_unique_csv([res], tmp_path / "unique.csv")
+    other = dedupe_columns(["EFP_2_1_0_k_1_b_1"], lambda n: np.arange(3.0), image="ht")
+    write_unique_csv([res, other], tmp_path / "unique.csv")
+    assert unique_columns(tmp_path / "unique.csv", "et") == res.kept  # file order, this image only
+    assert unique_columns(tmp_path / "unique.csv", "ht") == ["EFP_2_1_0_k_1_b_1"]
     df = pd.read_csv(tmp_path / "unique.csv", keep_default_na=False)
+    df = df[df.image == "et"]
     assert list(df.columns) == ["efp", "image", "n", "d", "k", "kappa", "beta", "n_duplicates", "duplicates"]
     row = df.set_index("efp").loc["EFP_2_1_0_k_1_b_1"]
     assert (row.n, row.d, row.k, row.kappa, row.beta, row.n_duplicates) == (2, 1, 0, 1.0, 1.0, 2)

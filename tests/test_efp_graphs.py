@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from leptonid.efp import EFPGraph  # noqa: E402
-from leptonid.efp_graphs import EDGE_GID, VERTEX_GID, draw_graph, save_gallery, save_graph_svgs  # noqa: E402
+from leptonid.efp.drawing import EDGE_GID, VERTEX_GID, draw_graph, save_gallery, save_graph_svgs  # noqa: E402
 
 GRAPHS = [
     EFPGraph(1, 0, 0, ()),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import energyflow as ef
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -15,10 +16,17 @@ import pyarrow.ipc as ipc
 import pytest
 
 from runner import run_workflow
+from leptonid.efp import (
+    compute_chunk,
+    efp_column_names,
+    graphs_from_specs,
+    particles_from_images,
+    plan_for_columns,
+    unique_columns,
+)
 from leptonid.io import load_split
 from leptonid.synthetic import write_synthetic_h5
 
-pytest.importorskip("energyflow")
 pytestmark = pytest.mark.workflow
 
 CONFIG = {
@@ -61,18 +69,12 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     events = load_split(prep["test"], ["event"])["event"]
     np.testing.assert_array_equal(table.column("event").to_numpy(), events)
     efp_cols = [c for c in table.column_names if c.startswith("EFP_")]
-    from leptonid.efp import column_names, graphs_from_specs
-
     graphs = graphs_from_specs(CONFIG["efp"]["graph_sets"])
-    assert efp_cols == column_names(graphs, CONFIG["efp"]["kappas"], CONFIG["efp"]["betas"])
+    assert efp_cols == efp_column_names(graphs, CONFIG["efp"]["kappas"], CONFIG["efp"]["betas"])
     assert all(table.schema.field(c).type == pa.float64() for c in efp_cols)
     assert not list((work / "results/efp/et/test").glob("chunk_*.feather"))
 
     # values agree with energyflow on one event
-    import energyflow as ef
-
-    from leptonid.efp import particles_from_images
-
     img = load_split(prep["test"], ["et"], rows=(4, 5))["et"]
     z, eta, phi, mask = particles_from_images(img, "et")
     ev = np.stack([z[0][mask[0]], eta[0][mask[0]], phi[0][mask[0]]], axis=1)
@@ -83,6 +85,16 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     unique = pd.read_csv(work / "results/efp/unique.csv", keep_default_na=False)
     assert set(unique["image"]) == {"et", "ht"}
     assert "EFP_1_0_0_k_1_b_0.5" not in set(unique["efp"])  # sum z = 1: constant
+    # only the kept columns (rule efp_chunk with an input `unique`): same values, in unique.csv order
+    kept = unique_columns(work / "results/efp/unique.csv", "et")
+    engine = CONFIG["efp"]
+    out = tmp_path / "kept.feather"
+    plan = plan_for_columns(kept, graphs)
+    assert compute_chunk(prep["test"], out, "et", 0, 1, engine["graph_sets"], [], [], plan=plan) == len(events)
+    sub = ipc.open_file(pa.memory_map(str(out))).read_all()
+    assert sub.column_names == ["event", *kept]
+    for name in kept:
+        np.testing.assert_allclose(sub.column(name).to_numpy(), table.column(name).to_numpy(), rtol=1e-12, atol=0)
     md = (work / "results/efp/dedupe.md").read_text()
     assert "| et |" in md and "| ht |" in md
     svgs = sorted(p.name for p in (work / "results/efp/graphs").glob("*.svg"))

@@ -19,12 +19,23 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from leptonid.atomic import atomic_output
-from leptonid.efp import EFPCalculator, graphs_from_specs, iter_chunks, particles_from_images
+from leptonid.efp.columns import ColumnCalculator, ColumnPlan
+from leptonid.efp.engine import EFPCalculator
+from leptonid.efp.graphs import graphs_from_specs
+from leptonid.efp.particles import particles_from_images
 from leptonid.io import UNSCALED_PREFIX, column_names, count_rows, load_split
 
-__all__ = ["count_rows", "chunk_rows", "compute_chunk", "gather_chunks"]
+__all__ = ["iter_chunks", "chunk_rows", "compute_chunk", "gather_chunks"]
 
 log = logging.getLogger(__name__)
+
+
+def iter_chunks(n_rows: int, n_chunks: int) -> list[tuple[int, int]]:
+    """Row ranges ``[start, stop)`` of ``n_chunks`` near-equal chunks of ``n_rows`` rows."""
+    if n_chunks < 1:
+        raise ValueError(f"n_chunks must be >= 1, got {n_chunks}")
+    edges = np.linspace(0, n_rows, n_chunks + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def chunk_rows(path: str | Path, chunk: int, n_chunks: int) -> tuple[int, int]:
@@ -54,15 +65,27 @@ def compute_chunk(
     betas: Sequence[float],
     backend: str = "numpy",
     batch_size: int = 64,
+    plan: ColumnPlan | None = None,
 ) -> int:
-    """Compute the EFPs of one chunk of a split; return the number of events written."""
+    """Compute the EFPs of one chunk of a split; return the number of events written.
+
+    By default every graph of ``graph_sets`` on the ``kappas`` x ``betas``
+    grid; with ``plan`` (from :func:`~leptonid.efp.columns.plan_for_columns`)
+    only its columns, in its order (``graph_sets``, ``kappas`` and ``betas``
+    are then not used).
+    """
     start, stop = chunk_rows(prep_path, chunk, n_chunks)
     # EFPs need pixel ET in GeV: the standardised images of data.h5 are not ET
     column = f"{UNSCALED_PREFIX}{image}" if f"{UNSCALED_PREFIX}{image}" in column_names(prep_path) else image
     data = load_split(prep_path, ["event", column], rows=(start, stop))
     data[image] = data.pop(column)
-    graphs = graphs_from_specs(graph_sets)
-    calc = EFPCalculator(graphs, kappas, betas, backend=backend, batch_size=batch_size)
+    calc: EFPCalculator | ColumnCalculator
+    if plan is None:
+        calc = EFPCalculator(graphs_from_specs(graph_sets), kappas, betas, backend=backend, batch_size=batch_size)
+        what = f"{len(calc.graphs)} graphs x {len(calc.kappas)} kappa x {len(calc.betas)} beta"
+    else:
+        calc = ColumnCalculator(plan, backend=backend, batch_size=batch_size)
+        what = f"selected columns ({plan.n_evaluated} values evaluated in {len(plan.groups)} beta groups)"
     t0 = time.perf_counter()
     z, eta, phi, mask = particles_from_images(data[image], image)
     values = calc.compute(z, eta, phi, mask) if len(z) else np.empty((0, len(calc.columns)))
@@ -70,14 +93,12 @@ def compute_chunk(
     n_part = mask.sum(axis=1)
     log.info("%s: pixels from column %r of %s", image, column, prep_path)
     log.info(
-        "%s rows %d-%d: %d events, %d graphs x %d kappa x %d beta = %d EFPs, particles %s, %.1f s (%.1f events/s)",
+        "%s rows %d-%d: %d events, %s = %d EFPs, particles %s, %.1f s (%.1f events/s)",
         image,
         start,
         stop,
         len(z),
-        len(graphs),
-        len(calc.kappas),
-        len(calc.betas),
+        what,
         len(calc.columns),
         f"{n_part.min()}-{n_part.max()} (mean {n_part.mean():.0f})" if len(z) else "-",
         dt,

@@ -25,9 +25,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from leptonid.efp import parse_column
+from leptonid.efp.graphs import parse_column
 
-__all__ = ["DedupeResult", "dedupe_columns", "dedupe_feather", "canonical_order", "write_unique_csv", "dedupe_markdown"]
+__all__ = [
+    "DedupeResult",
+    "dedupe_columns",
+    "dedupe_feather",
+    "canonical_order",
+    "write_unique_csv",
+    "unique_columns",
+    "dedupe_markdown",
+]
 
 
 @dataclass
@@ -173,6 +181,14 @@ def write_unique_csv(results: Sequence[DedupeResult], path: str | Path) -> None:
             )
     cols = ["efp", "image", "n", "d", "k", "kappa", "beta", "n_duplicates", "duplicates"]
     pd.DataFrame(rows, columns=cols).to_csv(path, index=False)
+
+
+def unique_columns(path: str | Path, image: str) -> list[str]:
+    """The kept EFP columns of one image in a ``unique.csv`` of :func:`write_unique_csv`, in file order."""
+    import pandas as pd
+
+    table = pd.read_csv(path, usecols=["efp", "image"], dtype=str, keep_default_na=False)
+    return table.loc[table["image"] == image, "efp"].tolist()
 
 
 def dedupe_markdown(results: Sequence[DedupeResult], tol: float) -> str:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from leptonid.efp import EFPGraph
+from leptonid.efp.graphs import EFPGraph
 
 __all__ = ["vertex_positions", "draw_graph", "save_graph_svgs", "save_gallery"]
 
