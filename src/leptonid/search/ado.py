@@ -136,7 +136,7 @@ def dense_ranks(values: np.ndarray, dtype: type = np.int32) -> np.ndarray:
     if values.ndim == 1:
         values = values[:, None]
     cols = np.ascontiguousarray(values.T)  # sort along contiguous rows
-    order = np.argsort(cols, axis=1, kind="stable")
+    order = np.argsort(cols, axis=1)  # any order among equal values gives the same ranks
     srt = np.take_along_axis(cols, order, axis=1)
     dense = np.empty(cols.shape, dtype=dtype)
     dense[:, 0] = 0
