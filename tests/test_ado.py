@@ -124,6 +124,18 @@ def test_ado_on_pairs_equals_reference(n_events):
         ado_reference(ref, cand.astype(np.float32), s, b, fold_result=False)), atol=1e-12)
 
 
+def test_ado_on_pairs_column_subset():
+    rng = np.random.default_rng(8)
+    y = (rng.random(500) < 0.5).astype(int)
+    ref, cand = rng.standard_normal(500), rng.standard_normal((500, 7))
+    s, b = all_pairs(y)
+    full = ado_on_pairs(ref, cand, s, b)
+    np.testing.assert_allclose(ado_on_pairs(ref, cand, s, b, columns=[5, 1], block=1), full[[5, 1]])
+    assert ado_on_pairs(ref, cand, s, b, columns=[]).shape == (0,)
+    with pytest.raises(ValueError, match="columns out of range"):
+        ado_on_pairs(ref, cand, s, b, columns=[7])
+
+
 def test_dense_ranks_preserve_order_and_ties():
     x = np.array([[3.0, 1.0], [1.0, 1.0], [3.0, -2.0], [2.0, 5.0]])
     np.testing.assert_array_equal(dense_ranks(x), [[2, 1], [0, 1], [2, 0], [1, 2]])

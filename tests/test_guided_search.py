@@ -246,7 +246,8 @@ def test_efp_transform_logs_wide_columns_and_standardises():
 
 def test_keras_fitter_runs_on_tiny_data(tmp_path):
     pytest.importorskip("keras")
-    store = SplitStore({s: make_split(n, i + 1) for i, (s, n) in enumerate((("train", 300), ("valid", 200), ("test", 200)))})
+    sizes = (("train", 300), ("valid", 200), ("test", 200))
+    store = SplitStore({s: make_split(n, i + 1) for i, (s, n) in enumerate(sizes)})
     fitter = keras_fitter(tmp_path, {"epochs": 2, "batch_size": 64})
     result = run_guided_search(store, fitter, SearchConfig(max_passes=1, images=("et",), **FAST))
     assert len(result.passes) == 2

@@ -68,7 +68,10 @@ def test_plot_search_with_and_without_graphs(tmp_path):
     plot_search(passes_table(), baselines, tmp_path / "s.png", tmp_path / "s.pdf")
     assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "s.pdf").stat().st_size > 0
     drawn = []
-    plot_search(passes_table(), baselines, tmp_path / "g.png", graph_images=lambda ax, row: drawn.append(row["efp"]), which="selection")
+    plot_search(
+        passes_table(), baselines, tmp_path / "g.png", graph_images=lambda ax, row: drawn.append(row["efp"]),
+        which="selection",
+    )
     assert drawn == ["EFP_2_1_0_k_1_b_0.5", "EFP_5_4_0_k_1_b_2"]
     pngs = [tmp_path / "s.png", tmp_path / "g.png"]
     plot_search(passes_table(), baselines, tmp_path / "p.png", graph_images=pngs)

@@ -165,6 +165,7 @@ def ado_on_pairs(
     block: int = 128,
     chunk: int = 2048,
     threads: int | None = None,
+    columns: np.ndarray | None = None,
 ) -> np.ndarray:
     """ADO of every column of ``candidates`` against ``ref_scores`` on the given pairs.
 
@@ -172,6 +173,8 @@ def ado_on_pairs(
     (any real dtype), pair p is (signal ``sig_idx[p]``, background
     ``bkg_idx[p]``). Returns ``(n_candidates,)`` float64, folded unless
     ``fold_result`` is False. Ties count 1/2 (module docstring).
+    ``columns`` (optional) evaluates only those column indices, in that
+    order, without copying the rest of ``candidates``.
 
     How: pairs on which the reference ties contribute exactly 1/2 to every
     candidate and are dropped from the work; the others are oriented so the
@@ -193,7 +196,7 @@ def ado_on_pairs(
     first = np.where(dref > 0, sig, bkg)[keep]
     second = np.where(dref > 0, bkg, sig)[keep]
     if first.size == 0:
-        raw = np.full(cand.shape[1], 0.5)
+        raw = np.full(cand.shape[1] if columns is None else np.size(columns), 0.5)
         return fold(raw) if fold_result else raw  # type: ignore[return-value]
     used, inverse = np.unique(np.concatenate([first, second]), return_inverse=True)
     first_u = inverse[: first.size]
@@ -203,18 +206,22 @@ def ado_on_pairs(
     first_u = first_u[order].astype(np.intp)
     second_u = second_u[order].astype(np.intp)
 
+    cols = np.arange(cand.shape[1]) if columns is None else np.asarray(columns, dtype=np.intp).reshape(-1)
+    if cols.size and (cols.min() < 0 or cols.max() >= cand.shape[1]):
+        raise ValueError(f"columns out of range [0, {cand.shape[1]})")
+
     def one_block(start: int) -> np.ndarray:
-        ranks = dense_ranks(cand[used, start : start + block], dtype=rank_dtype)
+        ranks = dense_ranks(cand[np.ix_(used, cols[start : start + block])], dtype=rank_dtype)
         return _signed_sums(ranks, first_u, second_u, chunk)
 
-    starts = list(range(0, cand.shape[1], block))
+    starts = list(range(0, cols.size, block))
     workers = max(1, min(threads or os.cpu_count() or 1, len(starts)))
     if workers == 1:
         sums = [one_block(s) for s in starts]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             sums = list(pool.map(one_block, starts))
-    signed = np.concatenate(sums).astype(np.float64)
+    signed = np.concatenate(sums).astype(np.float64) if sums else np.zeros(0)
     raw = 0.5 + 0.5 * signed / n_pairs  # tied-reference pairs add 0 to the signed sum
     return fold(raw) if fold_result else raw  # type: ignore[return-value]
 

@@ -375,9 +375,9 @@ def _candidate_ados(
         names, values = data.efps[image]
         position = {name: i for i, name in enumerate(names)}
         cols = np.array([position[candidates[j].column] for j in idx])
-        values = np.asarray(values)
-        block = values if cols.size == values.shape[1] and (cols == np.arange(cols.size)).all() else values[:, cols]
-        out[idx] = ado_on_pairs(data.reference, block, pairs.sig_idx, pairs.bkg_idx, threads=threads)
+        out[idx] = ado_on_pairs(
+            data.reference, np.asarray(values), pairs.sig_idx, pairs.bkg_idx, threads=threads, columns=cols
+        )
     return out
 
 
@@ -489,7 +489,8 @@ def run_guided_search(
                 "ado_with_reference": ado_all,
             }
         )
-        say(f"pass {pass_index}: {pick.key if pick else 'base'} AUC {auc:.4f} [{low:.4f}, {high:.4f}], ADO {ado_all:.4f}")
+        name = pick.key if pick else "base"
+        say(f"pass {pass_index}: {name} AUC {auc:.4f} [{low:.4f}, {high:.4f}], ADO {ado_all:.4f}")
         return auc, ado_all
 
     scores = fit(0)

@@ -132,7 +132,10 @@ def describe_efp(n: int, d: int, kappa: float, beta: float, image: str | None = 
     if d == 0:
         graph = f"a single node: the sum over deposits of z^kappa in {where} (no angles)"
     else:
-        graph = f"a graph of {n} nodes and {d} edges: a {n}-point correlator of the deposits in {where}, each edge one pairwise angle"
+        graph = (
+            f"a graph of {n} nodes and {d} edges: a {n}-point correlator of the deposits in {where}, "
+            "each edge one pairwise angle"
+        )
     if kappa == 1:
         energy = "kappa = 1: energy fractions enter linearly, so it is IRC safe"
     elif kappa == 0:
@@ -196,7 +199,9 @@ def plot_search(
         raise ValueError(f"{len(graph_images)} graph images for {len(chosen)} chosen EFPs")
 
     fig = plt.figure(figsize=(7.5 + (2.0 if n_graphs else 0.0), 6.0))
-    grid = fig.add_gridspec(2, 2 if n_graphs else 1, height_ratios=(2.2, 1.0), width_ratios=(3.5, 1.2) if n_graphs else None)
+    grid = fig.add_gridspec(
+        2, 2 if n_graphs else 1, height_ratios=(2.2, 1.0), width_ratios=(3.5, 1.2) if n_graphs else None
+    )
     ax_auc = fig.add_subplot(grid[0, 0])
     ax_ado = fig.add_subplot(grid[1, 0], sharex=ax_auc)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -277,7 +282,11 @@ def summary_markdown(
     if stop_reason:
         lines.append(f"- Stopped because: {stop_reason}.")
     if k:
-        lines += ["", "| pass | EFP | AUC | ADO on disordered pairs | what it measures |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "| pass | EFP | AUC | ADO on disordered pairs | what it measures |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         auc_col = "test_auc" if "test_auc" in passes and passes["test_auc"].notna().all() else "auc"
         for _, row in chosen.iterrows():
             text = describe_efp(int(row["n"]), int(row["d"]), float(row["kappa"]), float(row["beta"]), row["image"])
