@@ -256,3 +256,26 @@ def test_keras_fitter_runs_on_tiny_data(tmp_path):
     handle = result.models[1]
     assert handle["train_result"].model.count_params() > 0
     assert isinstance(result.passes, pd.DataFrame)
+
+
+def test_efp_loaders_read_only_the_chosen_columns_of_train_and_test():
+    calls: dict[str, list[list[str]]] = {"train": [], "valid": [], "test": []}
+
+    def lazy(split: str, seed: int) -> SplitData:
+        data = make_split(500, seed)
+        efps = {}
+        for image, (names, values) in data.efps.items():
+            def load(cols, names=names, values=values, split=split):
+                calls[split].append(list(cols))
+                return values[:, [list(names).index(c) for c in cols]]
+
+            efps[image] = (names, load)
+        return SplitData(y=data.y, hl=data.hl, reference=data.reference, efps=efps)
+
+    store = SplitStore({s: lazy(s, i + 1) for i, s in enumerate(("train", "valid", "test"))})
+    result = run_guided_search(store, lda_fitter, SearchConfig(max_passes=2, **FAST))
+    assert result.chosen[0] == Candidate("et", PLANTED)
+    assert max(len(c) for c in calls["train"] + calls["test"]) <= 2  # only chosen columns
+    assert max(len(c) for c in calls["valid"]) == len(ET_NAMES)  # a whole image for the ADOs
+    eager = run_guided_search(make_store(500), lda_fitter, SearchConfig(max_passes=2, **FAST))
+    assert eager.chosen[0] == result.chosen[0]

@@ -47,6 +47,7 @@ __all__ = [
     "BASES",
     "PASS_COLUMNS",
     "Candidate",
+    "EfpValues",
     "SplitData",
     "SplitStore",
     "PrematureTestReadError",
@@ -64,6 +65,9 @@ __all__ = [
 ]
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
+
+#: EFP values of one image: an (n, m) array, or a loader of named columns -> (n, k) array.
+EfpValues = np.ndarray | Callable[[Sequence[str]], np.ndarray]
 PROTOCOLS: tuple[str, ...] = ("honest", "authors")
 BASES: tuple[str, ...] = ("hl", "hl_and_mass")
 
@@ -132,14 +136,18 @@ class SplitData:
 
     ``hl`` (n, 7) the high-level features as the networks see them,
     ``mass`` (n,) or None, ``reference`` (n,) the reference CNN's scores,
-    ``efps`` image -> (column names, values (n, m)). ``event`` (optional)
-    identifies the rows, for the outputs.
+    ``efps`` image -> (column names, values). ``values`` is an (n, m)
+    array, or a loader ``load(names) -> (n, len(names))`` that reads only
+    the named columns (e.g. from the EFP Feather file): the search then
+    loads just the chosen columns of ``train`` and ``test``, and of the
+    selection split every candidate column of one image at a time, once
+    per pass. ``event`` (optional) identifies the rows, for the outputs.
     """
 
     y: np.ndarray
     hl: np.ndarray
     reference: np.ndarray
-    efps: Mapping[str, tuple[Sequence[str], np.ndarray]]
+    efps: Mapping[str, tuple[Sequence[str], EfpValues]]
     mass: np.ndarray | None = None
     event: np.ndarray | None = None
 
@@ -160,6 +168,8 @@ class SplitData:
             self.event = np.asarray(self.event).reshape(-1)
             checks.append(("event", self.event.size))
         for image, (names, values) in self.efps.items():
+            if callable(values):
+                continue  # checked when loaded (load_efps)
             values = np.asarray(values)
             if values.ndim != 2 or values.shape[1] != len(names):
                 raise ValueError(f"efps[{image!r}]: {len(names)} names for values of shape {values.shape}")
@@ -168,12 +178,32 @@ class SplitData:
         if bad:
             raise ValueError(f"split rows differ: y has {n}, " + ", ".join(bad))
 
+    def load_efps(self, image: str, columns: Sequence[str]) -> np.ndarray:
+        """Values (n, len(columns)) of ``columns`` of ``image``: an array view/copy or the loader's result."""
+        names, values = self.efps[image]
+        position = {name: i for i, name in enumerate(names)}
+        missing = [c for c in columns if c not in position]
+        if missing:
+            raise ValueError(f"no EFP columns {missing[:5]} for image {image!r}")
+        if callable(values):
+            out = np.asarray(values(list(columns)))
+            if out.shape != (self.y.size, len(columns)):
+                raise ValueError(
+                    f"EFP loader of {image!r} returned shape {out.shape}, expected {(self.y.size, len(columns))}"
+                )
+            return out
+        arr = np.asarray(values)
+        idx = np.array([position[c] for c in columns], dtype=np.intp)
+        if idx.size == arr.shape[1] and (idx == np.arange(idx.size)).all():
+            return arr
+        return arr[:, idx]
+
     def efp_columns(self, candidates: Sequence[Candidate]) -> np.ndarray:
         """Values (n, len(candidates)) of the chosen EFP columns, float64."""
         out = np.empty((self.y.size, len(candidates)), dtype=np.float64)
-        for j, cand in enumerate(candidates):
-            names, values = self.efps[cand.image]
-            out[:, j] = np.asarray(values)[:, list(names).index(cand.column)]
+        for image in dict.fromkeys(c.image for c in candidates):
+            idx = [j for j, c in enumerate(candidates) if c.image == image]
+            out[:, idx] = self.load_efps(image, [candidates[j].column for j in idx])
         return out
 
 
@@ -373,11 +403,13 @@ def _candidate_ados(
         by_image.setdefault(cand.image, []).append(j)
     for image, idx in by_image.items():
         names, values = data.efps[image]
-        position = {name: i for i, name in enumerate(names)}
-        cols = np.array([position[candidates[j].column] for j in idx])
-        out[idx] = ado_on_pairs(
-            data.reference, np.asarray(values), pairs.sig_idx, pairs.bkg_idx, threads=threads, columns=cols
-        )
+        wanted = [candidates[j].column for j in idx]
+        if callable(values):  # load just these columns, once
+            matrix, cols = data.load_efps(image, wanted), None
+        else:  # evaluate the columns in place, no copy
+            position = {name: i for i, name in enumerate(names)}
+            matrix, cols = np.asarray(values), np.array([position[c] for c in wanted], dtype=np.intp)
+        out[idx] = ado_on_pairs(data.reference, matrix, pairs.sig_idx, pairs.bkg_idx, threads=threads, columns=cols)
     return out
 
 
