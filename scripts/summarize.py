@@ -9,7 +9,7 @@ log = setup(snakemake)  # noqa: F821
 from leptonid.feature_sets import LABELS  # noqa: E402
 from leptonid.metrics import auc_table_rows, write_auc_table  # noqa: E402
 from leptonid.plots import plot_rejection, plot_roc  # noqa: E402
-from leptonid.training import read_predictions  # noqa: E402
+from leptonid.results import read_predictions  # noqa: E402
 
 feature_sets = list(snakemake.params.feature_sets)  # noqa: F821
 inputs, out = snakemake.input, snakemake.output  # noqa: F821

@@ -12,13 +12,8 @@ log = setup(snakemake)  # noqa: F821
 
 from leptonid.feature_sets import SPLIT_INPUTS, inputs_of, needs_efps  # noqa: E402
 from leptonid.io import load_split  # noqa: E402
-from leptonid.training import (  # noqa: E402
-    TrainConfig,
-    TrainOutputs,
-    configure_runtime,
-    load_efp_features,
-    train_feature_set,
-)
+from leptonid.results import load_efp_features  # noqa: E402
+from leptonid.training import TrainConfig, TrainOutputs, configure_runtime, train_feature_set  # noqa: E402
 
 feature_set = snakemake.wildcards.feature_set  # noqa: F821
 config = TrainConfig.from_mapping(snakemake.params.hyperparameters)  # noqa: F821

@@ -13,19 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from leptonid.collapse import detect_collapse, evaluate_predictions, label_entropy
 from leptonid.feature_sets import LABELS
-from leptonid.metrics import auc_table_rows, evaluate_predictions, roc_auc, write_auc_table, write_json
+from leptonid.metrics import auc_table_rows, roc_auc, write_auc_table, write_json
+from leptonid.results import read_history, read_predictions
 from leptonid.synthetic import synthetic_split
-from leptonid.training import (
-    TrainConfig,
-    TrainOutputs,
-    detect_collapse,
-    label_entropy,
-    read_history,
-    read_predictions,
-    resolve_config,
-    train_feature_set,
-)
+from leptonid.training import TrainConfig, TrainOutputs, resolve_config, train_feature_set
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -189,9 +182,11 @@ def test_metrics_and_summary_from_predictions(trained, tmp_path):
         out = outputs(root, feature_set)
         test = read_predictions(out.test_predictions)
         history = read_history(out.history)
-        metrics[feature_set] = evaluate_predictions(
+        metrics[feature_set], collapse = evaluate_predictions(
             test["y"], test["score"], history["val_loss"], resamples=50, seed=0
         )
+        assert metrics[feature_set]["collapsed"] is collapse.collapsed
+        assert metrics[feature_set]["collapse_reasons"] == list(collapse.reasons)
         write_json(tmp_path / f"{feature_set}.json", metrics[feature_set])
         loaded = json.loads((tmp_path / f"{feature_set}.json").read_text())
         assert loaded["auc_ci_low"] <= loaded["auc"] <= loaded["auc_ci_high"]

@@ -18,9 +18,10 @@ import numpy as np
 
 from leptonid.atomic import atomic_output
 
-#: Published test-set ROC AUCs (paper-facts section 5).
+#: Published test-set ROC AUCs.
 #: "authors": J. Collado et al., "Learning to identify electrons",
-#: Phys. Rev. D 103, 116028 (2021), arXiv:2011.01984 (benchmark of their code).
+#: Phys. Rev. D 103, 116028 (2021), arXiv:2011.01984: the CNN and high-level
+#: networks (hyperparameters of its Table V) and the guided-search EFP result.
 #: "tutorial": the tutorial that reproduced them (its HCal CNN died at lr 0.01,
 #: hence 0.5000). ``None`` where no number was published.
 REFERENCE_AUC: dict[str, dict[str, float | None]] = {
@@ -223,8 +224,9 @@ def auc_table_rows(
     """One row per feature set: our AUC and interval beside the published ones.
 
     ``metrics`` maps feature-set names to the dicts of :func:`evaluate_scores`
-    (plus ``collapsed``). ``diff_*`` is ours minus the reference (``None``
-    where nothing was published).
+    (plus ``collapsed``, as :func:`leptonid.collapse.evaluate_predictions`
+    adds). ``diff_*`` is ours minus the reference (``None`` where nothing was
+    published).
     """
     rows: list[dict[str, object]] = []
     for fs, m in metrics.items():
@@ -277,29 +279,6 @@ def auc_table_markdown(rows: Sequence[Mapping[str, object]]) -> str:
         "loss stuck at the label entropy) is marked and should not be compared."
     )
     return "\n".join(lines) + "\n" + note + "\n"
-
-
-def evaluate_predictions(
-    y: np.ndarray,
-    score: np.ndarray,
-    val_loss: Sequence[float] | None = None,
-    signal_efficiencies: Sequence[float] = (0.5, 0.7, 0.9),
-    resamples: int = 200,
-    seed: int = 0,
-    level: float = 0.95,
-) -> dict[str, object]:
-    """:func:`evaluate_scores` plus the collapse check of the model.
-
-    Adds ``collapsed`` (bool) and ``collapse_reasons`` (list of str), from the
-    test scores and, when given, the validation-loss history.
-    """
-    from leptonid.training import detect_collapse
-
-    result = evaluate_scores(y, score, signal_efficiencies, resamples, seed, level)
-    collapse = detect_collapse(score, y, val_loss=val_loss, auc=float(result["auc"]))  # type: ignore[arg-type]
-    result["collapsed"] = collapse.collapsed
-    result["collapse_reasons"] = list(collapse.reasons)
-    return result
 
 
 def write_json(path: str | os.PathLike[str], obj: Mapping[str, object]) -> None:

@@ -3,7 +3,8 @@
 Keras is imported inside the functions, never at module level, so that
 :func:`configure_runtime` can set environment variables that the backend
 reads when it starts, and so that this module is cheap to import for the
-pure helpers (:func:`resolve_config`, :func:`detect_collapse`, I/O).
+pure helpers (:func:`resolve_config`). Collapse detection lives in
+:mod:`leptonid.collapse` and the result files in :mod:`leptonid.results`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,12 @@ import numpy as np
 import pandas as pd
 
 from leptonid.atomic import atomic_output
+from leptonid.collapse import Collapse, detect_collapse, report_collapse
 from leptonid.feature_sets import inputs_of, is_cnn
 from leptonid.models import ModelParams
+from leptonid.results import write_history, write_predictions
 
 log = logging.getLogger(__name__)
-
-#: Columns of a predictions file.
-PREDICTION_COLUMNS: tuple[str, ...] = ("event", "y", "score")
-
 
 # --- configuration -------------------------------------------------------
 
@@ -285,138 +284,7 @@ def predict_scores(model: Any, data: Mapping[str, np.ndarray], feature_set: str,
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32).reshape(-1)
 
 
-# --- collapse detection --------------------------------------------------
-
-
-def label_entropy(y: np.ndarray) -> float:
-    """Binary cross-entropy of the best constant predictor (ln 2 for balanced labels)."""
-    p = float(np.mean(np.asarray(y, dtype=np.float64)))
-    if p <= 0.0 or p >= 1.0:
-        return 0.0
-    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
-
-
-@dataclass(frozen=True)
-class Collapse:
-    """Outcome of :func:`detect_collapse`."""
-
-    collapsed: bool
-    reasons: tuple[str, ...]
-    score_std: float
-    best_val_loss: float | None
-    constant_loss: float
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["reasons"] = list(self.reasons)
-        return d
-
-
-def detect_collapse(
-    scores: np.ndarray,
-    y: np.ndarray,
-    val_loss: Sequence[float] | None = None,
-    auc: float | None = None,
-    score_std_eps: float = 1e-4,
-    loss_tolerance: float = 1e-3,
-    auc_tolerance: float = 0.02,
-) -> Collapse:
-    """Flag a dead network.
-
-    Collapsed if the scores are (nearly) constant (std < ``score_std_eps``),
-    or if the best validation loss is within ``loss_tolerance`` of the loss of
-    a constant predictor (ln 2 for balanced labels: the label entropy) while
-    the AUC is within ``auc_tolerance`` of 0.5. ``auc`` is computed from
-    ``scores`` and ``y`` when not given.
-    """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    y = np.asarray(y).reshape(-1)
-    if scores.size != y.size or scores.size == 0:
-        raise ValueError(f"scores ({scores.size}) and labels ({y.size}) must be non-empty and equal in length")
-    reasons: list[str] = []
-    std = float(np.std(scores)) if np.isfinite(scores).all() else math.nan
-    if not np.isfinite(scores).all():
-        reasons.append("scores contain NaN or infinity")
-    elif std < score_std_eps:
-        reasons.append(f"constant scores (std {std:.2e} < {score_std_eps:g})")
-    h0 = label_entropy(y)
-    best = None
-    if val_loss is not None and len(val_loss) > 0:
-        losses = np.asarray(val_loss, dtype=np.float64)
-        best = float(np.nanmin(losses)) if np.isfinite(losses).any() else math.nan
-        if auc is None and np.isfinite(scores).all() and 0 < y.sum() < y.size:
-            from leptonid.metrics import roc_auc
-
-            auc = roc_auc(y, scores)
-        if not np.isfinite(best):
-            reasons.append("validation loss is NaN")
-        elif best >= h0 - loss_tolerance and auc is not None and abs(auc - 0.5) < auc_tolerance:
-            reasons.append(
-                f"best val_loss {best:.5f} stuck at the constant-predictor loss {h0:.5f} "
-                f"(ln 2 = {math.log(2):.5f}) with AUC {auc:.4f}"
-            )
-    return Collapse(
-        collapsed=bool(reasons),
-        reasons=tuple(reasons),
-        score_std=std,
-        best_val_loss=best,
-        constant_loss=h0,
-    )
-
-
-def report_collapse(collapse: Collapse, feature_set: str, logger: logging.Logger = log) -> None:
-    """Log a collapse loudly (error level, banner); log a one-liner otherwise."""
-    if collapse.collapsed:
-        banner = "!" * 72
-        logger.error(banner)
-        logger.error("MODEL COLLAPSED: feature set %s is a dead network", feature_set)
-        for reason in collapse.reasons:
-            logger.error("  - %s", reason)
-        logger.error("its AUC is meaningless; see the 'collapsed' column of the results table")
-        logger.error(banner)
-    else:
-        logger.info("no collapse: score std %.4f, best val_loss %s", collapse.score_std, collapse.best_val_loss)
-
-
 # --- outputs -------------------------------------------------------------
-
-
-def write_predictions(
-    path: str | os.PathLike[str], event: np.ndarray, y: np.ndarray, score: np.ndarray
-) -> None:
-    """Write (event, y, score) to a Feather file atomically."""
-    event = np.asarray(event, dtype=np.int64).reshape(-1)
-    y = np.asarray(y).reshape(-1).astype(np.int8)
-    score = np.asarray(score, dtype=np.float32).reshape(-1)
-    if not event.size == y.size == score.size:
-        raise ValueError(f"event/y/score lengths differ: {event.size}, {y.size}, {score.size}")
-    frame = pd.DataFrame({"event": event, "y": y, "score": score})
-    with atomic_output(path) as tmp:
-        frame.to_feather(tmp)
-
-
-def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a predictions file and check its columns."""
-    frame = pd.read_feather(path)
-    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: predictions file lacks columns {missing}")
-    return frame
-
-
-def write_history(path: str | os.PathLike[str], history: pd.DataFrame) -> None:
-    """Write the per-epoch history as CSV atomically."""
-    with atomic_output(path) as tmp:
-        history.to_csv(tmp, index=False)
-
-
-def read_history(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a history CSV and check it has ``loss`` and ``val_loss``."""
-    frame = pd.read_csv(path)
-    missing = [c for c in ("loss", "val_loss") if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: history lacks columns {missing}")
-    return frame
 
 
 @dataclass(frozen=True)
@@ -467,26 +335,3 @@ def train_feature_set(
         " (early stop)" if result.stopped_early else "", result.device,
     )
     return result, collapse
-
-
-def default_gpu(feature_set: str, gpu_cnn: int = 1, gpu_dense: int = 0) -> int:
-    """GPUs to request for ``feature_set``: ``gpu_cnn`` for CNN sets, ``gpu_dense`` otherwise."""
-    return gpu_cnn if is_cnn(feature_set) else gpu_dense
-
-
-
-def load_efp_features(path: str | os.PathLike[str], event: np.ndarray) -> np.ndarray:
-    """Read selected EFP features (Feather: ``event`` + ``EFP_*`` columns) aligned to ``event``.
-
-    Raises ``ValueError`` if the file has no EFP columns or its events differ
-    from ``event`` (same events, same order).
-    """
-    frame = pd.read_feather(path)
-    columns = [c for c in frame.columns if c.startswith("EFP_")]
-    if not columns:
-        raise ValueError(f"{path}: no EFP_* columns")
-    if "event" not in frame.columns:
-        raise ValueError(f"{path}: no 'event' column")
-    if not np.array_equal(frame["event"].to_numpy(np.int64), np.asarray(event, dtype=np.int64)):
-        raise ValueError(f"{path}: its events differ from the split's events (same events, same order needed)")
-    return frame[columns].to_numpy(np.float32)
