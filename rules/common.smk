@@ -10,7 +10,12 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from leptonid.config import check_config  # noqa: E402
-from leptonid.feature_sets import FEATURE_SETS, is_cnn, needs_efps  # noqa: E402
+from leptonid.feature_sets import (
+    FEATURE_SETS,
+    is_cnn,
+    needs_efps,
+    search_result,
+)  # noqa: E402
 from leptonid.layout import SPLITS  # noqa: E402
 from leptonid.simulation.chunk import CLASSES as SIM_CLASSES  # noqa: E402
 from leptonid.simulation.chunk import chunk_settings  # noqa: E402
@@ -200,16 +205,9 @@ def training_inputs(wildcards):
 # --- used by rules/search.smk ---
 
 
-def search_splits():
-    """Splits the search itself reads: train and valid (honest); test too (authors)."""
-    if config["search"]["protocol"] == "authors":
-        return list(SPLITS)
-    return ["train", "valid"]
-
-
-def search_selection_split():
-    """Split of the pairs and of the per-pass AUCs: valid (honest) or test (authors)."""
-    return "test" if config["search"]["protocol"] == "authors" else "valid"
+def search_feature_set():
+    """The feature set the search builds (hl_and_efps, or hl_and_mass_and_efps)."""
+    return search_result(config["search"]["base"])
 
 
 def search_params():
@@ -218,15 +216,19 @@ def search_params():
 
 
 def search_network(wildcards=None):
-    """Hyperparameters of the network the search retrains: those of hl_and_efps."""
-    return canonical(resolve_config(config["training"], "hl_and_efps"))
+    """Hyperparameters of the network the search retrains: those of its feature set (hl_and_efps)."""
+    return canonical(resolve_config(config["training"], search_feature_set()))
 
 
 def search_inputs(wildcards):
-    """Prep files, EFP tables and reference-CNN scores of the splits the search reads."""
+    """Prep files, EFP tables and reference-CNN scores of every split.
+
+    The honest protocol reads test only in its last step (the library's
+    SplitStore guards it); the authors' protocol selects on it.
+    """
     search = config["search"]
     files = {"unique": "results/efp/unique.csv"}
-    for split in search_splits():
+    for split in SPLITS:
         files[f"prep_{split}"] = f"results/prep/{split}.feather"
         for image in search["images"]:
             files[f"efp_{image}_{split}"] = f"results/efp/{image}/{split}.feather"
@@ -236,29 +238,39 @@ def search_inputs(wildcards):
     return files
 
 
+def select_efps_inputs(wildcards):
+    """The passes table and the EFP table of every candidate image and split."""
+    files = {"passes": "results/search/passes.csv"}
+    for split in SPLITS:
+        for image in config["search"]["images"]:
+            files[f"efp_{image}_{split}"] = f"results/efp/{image}/{split}.feather"
+    return files
+
+
 def selected_efp_files():
     """The chosen EFP columns of every split (inputs of the feature set hl_and_efps)."""
     return {split: f"results/search/selected/{split}.feather" for split in SPLITS}
 
 
 def search_summary_inputs(wildcards):
-    """What the summary compares: the base, the reference CNN and hl_and_efps."""
+    """What the summary compares on test: the base, the reference CNN and the search's feature set."""
     search = config["search"]
-    selection = search_selection_split()
-    files = {"passes": "results/search/passes.csv", "graphs": "results/efp/graphs"}
+    files = {
+        "passes": "results/search/passes.csv",
+        "record": "results/search/search.json",
+    }
     for role, fs in (
         ("base", search["base"]),
         ("reference", search["reference"]),
-        ("final", "hl_and_efps"),
+        ("final", search_feature_set()),
     ):
-        files[f"{role}_test"] = f"results/predictions/{fs}/test.feather"
-        files[f"{role}_selection"] = f"results/predictions/{fs}/{selection}.feather"
+        files[role] = f"results/predictions/{fs}/test.feather"
     return files
 
 
 def search_targets():
-    """Outputs of the guided search for rule all (when hl_and_efps is trained)."""
-    if "hl_and_efps" not in config["training"]["feature_sets"]:
+    """Outputs of the guided search for rule all (when its feature set is trained)."""
+    if search_feature_set() not in config["training"]["feature_sets"]:
         return []
     return [
         "results/search/passes.csv",

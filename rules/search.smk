@@ -1,11 +1,13 @@
 # The guided EFP search (config: search), the paper's central result: which
 # EFPs make the 7 HL features as good as the CNN on the images.
 #
-# guided_search reads train and valid only (protocol honest; test as well for
-# protocol authors): the pairs, the ADOs, every retraining and its early
-# stopping. select_efps writes the chosen EFP columns of every split, scaled
-# with train statistics, for the train rule's feature set hl_and_efps.
-# search_summary reads the test predictions once, for the final figures.
+# guided_search: under protocol honest the pairs, the ADOs, every retraining
+# and its early stopping use train and valid only; test is read once, in the
+# last step, to score each pass's network (the library's SplitStore raises
+# if anything reads it earlier). select_efps writes the chosen EFP columns of
+# every split, scaled with train statistics, for the train rule's feature
+# set hl_and_efps. search_summary compares hl, the CNN and hl_and_efps on the
+# same test events (paired bootstrap) and draws the figure.
 
 
 rule guided_search:
@@ -18,6 +20,7 @@ rule guided_search:
             caption="../report/search_passes.rst",
             labels={"table": "passes"},
         ),
+        record="results/search/search.json",
     log:
         "logs/search/guided_search.log",
     benchmark:
@@ -31,19 +34,14 @@ rule guided_search:
     params:
         search=search_params(),
         network=search_network,
-        splits=search_splits(),
+        bootstrap_resamples=config["evaluation"]["bootstrap_resamples"],
     script:
         "../scripts/guided_search.py"
 
 
 rule select_efps:
     input:
-        passes="results/search/passes.csv",
-        efps=expand(
-            "results/efp/{image}/{split}.feather",
-            image=config["search"]["images"],
-            split=SPLITS,
-        ),
+        unpack(select_efps_inputs),
     output:
         **selected_efp_files(),
     log:
@@ -87,6 +85,8 @@ rule search_summary:
         runtime=grows(10),
     params:
         search=search_params(),
+        final=search_feature_set(),
+        graph_sets=config["efp"]["graph_sets"],
         bootstrap_resamples=config["evaluation"]["bootstrap_resamples"],
         seed=config["evaluation"]["seed"],
     script:

@@ -12,6 +12,7 @@ rule train:
     output:
         model="results/models/{feature_set}/model.keras",
         history="results/models/{feature_set}/history.csv",
+        train="results/predictions/{feature_set}/train.feather",
         valid="results/predictions/{feature_set}/valid.feather",
         test="results/predictions/{feature_set}/test.feather",
     log:

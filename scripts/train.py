@@ -35,5 +35,11 @@ train_feature_set(
     data["train"],
     data["valid"],
     data["test"],
-    TrainOutputs(model=out.model, history=out.history, valid_predictions=out.valid, test_predictions=out.test),
+    TrainOutputs(
+        model=out.model,
+        history=out.history,
+        valid_predictions=out.valid,
+        test_predictions=out.test,
+        train_predictions=out.train,
+    ),
 )

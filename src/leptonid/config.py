@@ -72,8 +72,15 @@ def search_problems(config: Mapping[str, Any]) -> list[str]:
     if isinstance(reference, str):
         if reference not in FEATURE_SETS:
             problems.append(f"config key 'search.reference': unknown feature set {reference!r}; known: {', '.join(FEATURE_SETS)}")
-        elif reference in ("hl_and_efps", search.get("base", "hl")):
+        elif "efps" in FEATURE_SETS[reference] or reference == search.get("base", "hl"):
             problems.append(f"config key 'search.reference': {reference!r} cannot guide the search (it is its base or its result)")
+    base = search.get("base", "hl")
+    for i, name in enumerate((config.get("training") or {}).get("feature_sets") or []):
+        if name in FEATURE_SETS and "efps" in FEATURE_SETS[name] and name != f"{base}_and_efps":
+            problems.append(
+                f"config key 'training.feature_sets.{i}': {name!r} needs the guided search from base "
+                f"{name.removesuffix('_and_efps')!r}, but search.base is {base!r}"
+            )
     efp_images = (config.get("efp") or {}).get("images", ["et", "ht"])
     for image in search.get("images") or []:
         if image not in efp_images:

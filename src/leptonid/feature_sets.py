@@ -18,6 +18,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "mass": ("mass",),
     "hl_and_mass": ("hl", "mass"),
     "hl_and_efps": ("hl", "efps"),
+    "hl_and_mass_and_efps": ("hl", "mass", "efps"),
 }
 
 #: Inputs that are images (get a conv tower); all others are flat vectors.
@@ -36,6 +37,7 @@ LABELS: dict[str, str] = {
     "mass": "mass",
     "hl_and_mass": "HL + mass",
     "hl_and_efps": "HL + EFPs",
+    "hl_and_mass_and_efps": "HL + mass + EFPs",
 }
 
 
@@ -66,6 +68,13 @@ def is_cnn(feature_set: str) -> bool:
 def needs_efps(feature_set: str) -> bool:
     """True if ``feature_set`` reads EFP features from the EFP step."""
     return "efps" in inputs_of(feature_set)
+
+
+def search_result(base: str) -> str:
+    """The feature set the guided search builds from ``base`` (``hl`` -> ``hl_and_efps``)."""
+    name = f"{base}_and_efps"
+    inputs_of(name)
+    return name
 
 
 def label(feature_set: str) -> str:

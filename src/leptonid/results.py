@@ -56,13 +56,17 @@ def read_history(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def load_efp_features(path: str | os.PathLike[str], event: np.ndarray) -> np.ndarray:
-    """Read selected EFP features (Feather: ``event`` + ``EFP_*`` columns) aligned to ``event``.
+    """Read selected EFP features aligned to ``event``.
+
+    The file (Feather) has ``event`` and one column per EFP, named
+    ``EFP_<n>_<d>_<k>_k_<kappa>_b_<beta>`` or ``<image>:EFP_...`` (the guided
+    search's choice, where the same EFP of two images must stay apart).
 
     Raises ``ValueError`` if the file has no EFP columns or its events differ
     from ``event`` (same events, same order).
     """
     frame = pd.read_feather(path)
-    columns = [c for c in frame.columns if c.startswith("EFP_")]
+    columns = [c for c in frame.columns if c.split(":")[-1].startswith("EFP_")]
     if not columns:
         raise ValueError(f"{path}: no EFP_* columns")
     if "event" not in frame.columns:

@@ -295,6 +295,7 @@ class TrainOutputs:
     history: Path
     valid_predictions: Path
     test_predictions: Path
+    train_predictions: Path | None = None
 
 
 def train_feature_set(
@@ -306,14 +307,15 @@ def train_feature_set(
     outputs: TrainOutputs,
     verbose: int = 0,
 ) -> tuple[TrainResult, Collapse]:
-    """Train, predict valid and test, check for collapse, write all outputs.
+    """Train, predict valid and test (and train, if ``outputs.train_predictions``), check for collapse, write all outputs.
 
     The best checkpoint is written to a temporary ``.keras`` file beside
     ``outputs.model`` during training and renamed to it at the end, so a
     killed job leaves no half-written model. Split dicts must hold ``event``
     and ``y`` besides the inputs.
     """
-    for name, split in (("valid", valid), ("test", test)):
+    splits = (("train", train), ("valid", valid), ("test", test))
+    for name, split in splits if outputs.train_predictions else splits[1:]:
         if "event" not in split:
             raise ValueError(f"{name} data lacks 'event'")
     with atomic_output(outputs.model) as checkpoint:
@@ -325,6 +327,9 @@ def train_feature_set(
         write_history(outputs.history, result.history)
         write_predictions(outputs.valid_predictions, valid["event"], valid["y"], valid_scores)
         write_predictions(outputs.test_predictions, test["event"], test["y"], test_scores)
+        if outputs.train_predictions is not None:
+            train_scores = predict_scores(result.model, train, feature_set, config.predict_batch_size)
+            write_predictions(outputs.train_predictions, train["event"], train["y"], train_scores)
         # the best checkpoint becomes model.keras (same weights as the restored
         # in-memory model); if no epoch improved (NaN losses), save the final model
         if not checkpoint.exists() or checkpoint.stat().st_size == 0:
