@@ -312,10 +312,13 @@ def exact_ado(
     strictly discordant exactly when the earlier event has the larger g
     (events of equal f are in g order and never count), so D is the
     number of signal-background inversions of the g ranks in that order,
-    counted bit by bit (:func:`_cross_discordant`). O(n log n) time and
-    O(n) memory per column (two sorts plus ceil(log2 n) linear passes),
-    never forming the n_s * n_b pairs (4.6e8 at paper size). Columns go
-    ``batch`` at a time, vectorised.
+    counted bit by bit (:func:`_cross_discordant`).
+
+    Cost: O(n log n) time per column (two O(n log n) sorts, then one
+    linear pass per bit of the largest g rank, at most ceil(log2 n)
+    passes) and O(n) memory per column; the n_s * n_b pairs (4.6e8 at
+    paper size) are never formed. Columns go ``batch`` at a time, each
+    pass vectorised over the batch (memory O(batch * n)).
     """
     f1 = _as_1d("f", f)
     g2 = _as_2d("g", g, f1.size).astype(np.float64)
