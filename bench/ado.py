@@ -15,6 +15,9 @@
    brute force that loops over blocks of signal events (no index arrays);
    in ``--quick`` the brute force runs on a 10,000-event subsample and is
    scaled by the number of pairs, and both must agree there.
+3. Scaling of the exact ADO: one column at n = 10k, 20k, 40k, 80k events
+   (also in ``--quick``), best of 3 runs, printed as time / (n log2 n),
+   which stays about flat for an O(n log n) algorithm.
 
 The last line reads ``ado speedup: <ratio>x`` (pass over the columns,
 ours against plain numpy, same work or scaled per column as printed).
@@ -143,6 +146,23 @@ def main() -> None:
     print(f"  exact_ado:   {t_exact:8.3f} s/column")
     print(f"  brute force: {t_brute:8.2f} s/column ({note}); agree to {abs(brute - check):.1e}")
     print(f"exact ado speedup: {t_brute / t_exact:.0f}x")
+
+    # --- 3. scaling of the exact ADO: time / (n log2 n) ---------------------
+    sizes = (10_000, 20_000, 40_000, 80_000)
+    print("exact ADO scaling, one column (best of 3):")
+    print(f"  {'n':>7} {'pairs':>9} {'seconds':>9} {'ns / (n log2 n)':>16}")
+    for n in sizes:
+        rng_n = np.random.default_rng(n)
+        y_n = (rng_n.random(n) < 0.5).astype(int)
+        f_n = np.round(rng_n.standard_normal(n) + 1.5 * y_n, 3)
+        g_n = np.round(f_n + rng_n.standard_normal(n), 2)
+        best = np.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            exact_ado(f_n, g_n, y_n)
+            best = min(best, time.perf_counter() - t0)
+        pairs_n = int(y_n.sum()) * int(n - y_n.sum())
+        print(f"  {n:7d} {pairs_n:9.2e} {best:9.4f} {1e9 * best / (n * np.log2(n)):16.2f}")
     print(f"ado speedup: {t_ref_all / t_ours:.1f}x" + (" (plain numpy scaled per column)" if scaled else ""))
 
 

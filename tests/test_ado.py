@@ -173,3 +173,79 @@ def test_input_errors_are_clear():
         exact_ado(np.zeros(2), np.zeros(2), np.array([1, 1]))
     with pytest.raises(ValueError, match="NaN"):
         exact_ado(np.array([np.nan, 1.0]), np.zeros(2), y)
+
+
+def _old_strict_dominance(x_rank, is_query, y_ranks):
+    """The former O(n log^2 n) merge-level count (kept here as an independent reference).
+
+    For each query point and column: data points with smaller x AND smaller y.
+    """
+    n, m = y_ranks.shape
+    sweep = np.lexsort((~is_query, x_rank))  # queries first at equal x: equal x never counts
+    q_sweep = is_query[sweep]
+    y_sweep = y_ranks[sweep].astype(np.int64)
+    span = int(y_sweep.max()) + 2
+    pos = np.arange(n, dtype=np.int64)
+    counts = np.zeros((n, m), dtype=np.int64)
+    col_offset = np.arange(m, dtype=np.int64)[None, :]
+    h = 1
+    while h < n:
+        blk = pos // (2 * h)
+        right = (pos // h) % 2 == 1
+        data_left, query_right = ~right & ~q_sweep, right & q_sweep
+        if data_left.any() and query_right.any():
+            n_blk = int(blk[-1]) + 1
+            keys = np.sort((((col_offset * n_blk + blk[data_left][:, None]) * span) + y_sweep[data_left]).reshape(-1))
+            base_q = (col_offset * n_blk + blk[query_right][:, None]) * span
+            lo = np.searchsorted(keys, base_q.reshape(-1), side="left")
+            hi = np.searchsorted(keys, (base_q + y_sweep[query_right]).reshape(-1), side="left")
+            counts[query_right] += (hi - lo).reshape(-1, m)
+        h *= 2
+    out = np.empty((n, m), dtype=np.int64)
+    out[sweep] = counts
+    return out[is_query]
+
+
+def _old_exact_ado_raw(f, g, y):
+    """Raw exact ADO by the four strict quadrant counts of the former implementation."""
+    is_sig = np.asarray(y).astype(bool)
+    fr = dense_ranks(f, dtype=np.int64)[:, 0]
+    gr = dense_ranks(g, dtype=np.int64)
+    total = np.zeros(gr.shape[1], dtype=np.int64)
+    for sx, sy, weight in ((1, 1, 1), (-1, -1, 1), (1, -1, -1), (-1, 1, -1)):
+        xr = fr if sx == 1 else fr.max() - fr
+        yr = gr if sy == 1 else gr.max(axis=0, keepdims=True) - gr
+        total += weight * _old_strict_dominance(xr, is_sig, yr).sum(axis=0)
+    return 0.5 + 0.5 * total / (float(is_sig.sum()) * float((~is_sig).sum()))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_ado_equals_former_merge_level_implementation(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(500, 3000))
+    y = (rng.random(n) < rng.uniform(0.1, 0.9)).astype(int)
+    f = np.round(rng.standard_normal(n) + y, 1)  # ~60 distinct values: heavy ties
+    g = np.column_stack(
+        [
+            np.round(f + rng.standard_normal(n), 1),  # correlated, ties
+            rng.integers(0, 3, n),  # three values
+            rng.standard_normal(n),  # no ties
+            -f,  # reversed
+            np.where(rng.random(n) < 0.5, f, 0.0),  # ties in f and g together
+        ]
+    ).astype(np.float64)
+    old = _old_exact_ado_raw(f, g, y)
+    np.testing.assert_allclose(exact_ado(f, g, y, fold_result=False), old, atol=1e-12)
+    np.testing.assert_allclose(exact_ado(f, g, y, batch=2), fold(old), atol=1e-12)
+    assert exact_ado(f, g[:, 0], y, fold_result=False) == pytest.approx(old[0], abs=1e-12)
+
+
+def test_exact_ado_edge_cases_equal_brute_force():
+    rng = np.random.default_rng(9)
+    for n in (2, 3, 5, 17, 64, 65):  # tiny and power-of-two edges of the bit levels
+        y = np.r_[0, 1, (rng.random(n - 2) < 0.5).astype(int)]
+        f = rng.integers(0, 3, n).astype(float)
+        g = np.column_stack([rng.integers(0, k, n) for k in (1, 2, 4, n + 1)]).astype(float)
+        s, b = all_pairs(y)
+        brute = ado_reference(f, g, s, b, fold_result=False)
+        np.testing.assert_allclose(exact_ado(f, g, y, fold_result=False, batch=3), brute, atol=1e-12)
