@@ -60,7 +60,15 @@ def test_feature_set_names_have_one_source() -> None:
     training = load_schema(SCHEMA)["properties"]["training"]["properties"]
     assert "enum" not in training["feature_sets"]["items"] and "propertyNames" not in training["models"]
     for name in FEATURE_SETS:
-        assert not config_problems({"training": {"feature_sets": [name], "models": {name: {}}}}, load_schema(SCHEMA))
+        config = {"training": {"feature_sets": [name], "models": {name: {}}}}
+        if name == "hl_and_mass_and_efps":
+            config["search"] = {"base": "hl_and_mass"}
+        assert not config_problems(config, load_schema(SCHEMA)), name
+    problems = config_problems({"training": {"feature_sets": ["hl_and_mass_and_efps"]}}, load_schema(SCHEMA))
+    assert problems == [
+        "config key 'training.feature_sets.0': 'hl_and_mass_and_efps' needs the guided search from base "
+        "'hl_and_mass', but search.base is 'hl'"
+    ]
 
 
 def test_simulation_chunk_keys_match_the_schema() -> None:

@@ -77,7 +77,7 @@ def test_search_split_from_workflow_files(files: dict, tmp_path: Path) -> None:
 
     h5 = write_synthetic_h5(tmp_path / "data.h5", {"train": 60, "valid": 30, "test": 30}, seed=4)
     prep = {s: tmp_path / f"prep_{s}.feather" for s in ("train", "valid", "test")}
-    split_to_feather(h5, None, prep)
+    split_to_feather(h5, prep)
     event = load_split(prep["valid"], ["event"])["event"]
     y = load_split(prep["valid"], ["y"])["y"]
     write_predictions(tmp_path / "ref.feather", event, y, np.linspace(0, 1, event.size))
