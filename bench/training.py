@@ -1,16 +1,33 @@
-"""Training throughput: our training path against the bare Keras ceiling, per feature set.
+"""Training throughput: the whole ``fit`` through our training path against the whole ``fit`` of the bare Keras model.
 
     python bench/training.py [--quick] [--feature-sets et et_and_ht] [--events N]
                              [--config presets/paper.yaml] [--threads N]
 
-Baseline ("ceiling"): ``model.fit`` of the same network on random inputs of
-the real shapes, no validation, no callbacks -- how paper-facts section 8
-measured 39,600 (et) and 32,200 (et_and_ht) events/s on one H100 with JAX.
-Ours: :func:`leptonid.training.train_model` (validation on 10% as many
-events, EarlyStopping, ReduceLROnPlateau, best checkpoint, epoch timer). Both
-time epochs after one warm-up epoch. Networks: Table V (paper preset) unless
-``--config`` names a config file whose ``training`` section to use. The last
-line is ``training: et <x> events/s, et_and_ht <y> events/s`` (ours).
+Both sides do the same work on the same arrays: the same network (built by
+:func:`leptonid.models.build_model` from the same hyperparameters and seed),
+the same training and validation arrays, batch size, shuffling and number of
+epochs. Each side is one ``fit`` call of the timed epochs plus one warm-up
+epoch, and is timed as that whole ``fit`` less its first (warm-up) epoch, the
+epoch measured from its begin to its end by a callback:
+
+- bare: ``model.fit(x, y, validation_data=...)`` of the Keras model with only
+  that two-line timer callback;
+- ours: :func:`leptonid.training.train_model` (float32 inputs picked by
+  feature set, EarlyStopping, ReduceLROnPlateau, best checkpoint, and its
+  epoch timer, which gives the warm-up epoch's time). Early stopping and the
+  LR schedule are kept from acting (patience above the number of epochs), so
+  both run all epochs.
+
+(The warm-up cannot be a separate ``fit`` call: Keras retraces its train
+function on each ``fit`` call, so the second call is no warmer than the first.)
+Before any timed fit, a throwaway two-epoch fit of a small dense network warms
+the process: without it, whichever side ran first in the process was 2-4x
+slower in its timed epochs on 2 CPU cores.
+
+Networks: from ``presets/paper.yaml`` (Table V of Collado et al., PRD 103,
+116028 (2021)) unless ``--config`` names another config file whose
+``training`` section to use; reading it needs PyYAML. The last line is
+``training: ours/bare fit speed <ratio> (<fs> <ratio>, ...)``.
 
 Set KERAS_BACKEND=jax for the GPU check (the device has no TensorFlow).
 """
@@ -35,29 +52,20 @@ from leptonid.layout import FEATURE_SHAPES  # noqa: E402
 from leptonid.training import TrainConfig, configure_runtime, resolve_config, train_model  # noqa: E402
 
 PRESET = Path(__file__).resolve().parent.parent / "presets" / "paper.yaml"
-#: paper-facts section 8: one H100, JAX backend, Table V networks, batch 128
-H100_CEILING = {"et": 39_600, "ht": 57_500, "et_and_ht": 32_200, "hl": 106_000}
-#: Table V (as in presets/paper.yaml), used where PyYAML is missing (the GPU machine)
-TABLE_V = {
-    "defaults": {"epochs": 100, "batch_size": 128, "patience": 10, "lr_factor": 0.3, "lr_patience": 5, "seed": 1},
-    "models": {
-        "et": {"conv_blocks": 3, "filters": 117, "dense_layers": 2, "hidden_units": 160, "learning_rate": 1e-4},
-        "ht": {"conv_blocks": 2, "filters": 27, "dense_layers": 2, "hidden_units": 84, "learning_rate": 1e-2,
-               "dropout": 0.5},
-        "et_and_ht": {"conv_blocks": 3, "filters": 47, "dense_layers": 2, "hidden_units": 146, "learning_rate": 1e-4},
-        "hl": {"dense_layers": 5, "hidden_units": 149, "learning_rate": 1e-3, "dropout": 0.0019},
-    },
-}
+#: events/s of a bare fit (no validation) of the Table V networks measured earlier
+#: on one H100 with the JAX backend, batch 128 (README, "Training throughput and the GPU check")
+H100_BARE = {"et": 39_600, "ht": 57_500, "et_and_ht": 32_200, "hl": 106_000}
 
 
 def training_section(path: Path) -> dict:
-    """The ``training`` section of a config file (Table V if PyYAML is missing and the preset is asked for)."""
+    """The ``training`` section of a config file (Table V: ``presets/paper.yaml``)."""
     try:
         import yaml
     except ImportError:
-        if path == PRESET:
-            return TABLE_V
-        raise SystemExit(f"PyYAML is needed to read {path}") from None
+        raise SystemExit(
+            f"bench/training.py reads the networks from {path} and needs PyYAML: "
+            "install it (pip install pyyaml) or carry it with the run"
+        ) from None
     return yaml.safe_load(path.read_text())["training"]
 
 
@@ -68,59 +76,92 @@ def random_split(feature_set: str, n: int, seed: int) -> dict[str, np.ndarray]:
     return data
 
 
-def ceiling(feature_set: str, config: TrainConfig, data: dict[str, np.ndarray], epochs: int) -> float:
-    """Events/s of bare model.fit (no validation, no callbacks), after a warm-up epoch."""
+def bare(feature_set: str, config: TrainConfig, train: dict, valid: dict, epochs: int) -> float:
+    """Seconds of the bare Keras ``fit`` (with validation) of ``epochs`` + 1 epochs, less the first epoch."""
     import keras
 
     from leptonid.models import build_model
 
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 0:
+                self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                self.seconds = time.perf_counter() - self.start
+
     keras.utils.set_random_seed(config.seed)
-    x = {name: data[name] for name in inputs_of(feature_set)}
+    names = inputs_of(feature_set)
+    x, xv = {n: train[n] for n in names}, {n: valid[n] for n in names}
     model = build_model({k: v.shape[1:] for k, v in x.items()}, config.model_params(), name=feature_set)
-    model.fit(x, data["y"], batch_size=config.batch_size, epochs=1, verbose=0)
+    first = FirstEpoch()
     start = time.perf_counter()
-    model.fit(x, data["y"], batch_size=config.batch_size, epochs=epochs, verbose=0)
-    return epochs * len(data["y"]) / (time.perf_counter() - start)
+    model.fit(
+        x, train["y"], validation_data=(xv, valid["y"]), epochs=epochs + 1, batch_size=config.batch_size,
+        shuffle=True, callbacks=[first], verbose=0,
+    )
+    return time.perf_counter() - start - first.seconds
+
+
+def warm_up_process(training: dict) -> None:
+    """A throwaway fit of the small ``hl`` network, so that the first timed fit pays no process start-up costs."""
+    config = TrainConfig.from_mapping(resolve_config(training, "hl"))
+    bare("hl", config, random_split("hl", 256, 1), random_split("hl", 128, 2), 1)
 
 
 def ours(feature_set: str, config: TrainConfig, train: dict, valid: dict, epochs: int) -> float:
-    """Events/s of our training path: median over epochs after the first."""
-    config = TrainConfig.from_mapping({**asdict(config), "epochs": epochs + 1, "patience": 100, "lr_patience": 100})
+    """Seconds of our whole ``fit`` (train_model, ``epochs`` + 1 epochs) less the first epoch."""
+    never = epochs + 10  # no early stop, no LR reduction: the same epochs as the bare fit
+    config = TrainConfig.from_mapping(
+        {**asdict(config), "epochs": epochs + 1, "patience": never, "lr_patience": never}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         result = train_model(train, valid, feature_set, config, Path(tmp) / "model.keras")
-    return float(np.median(result.history["events_per_second"].to_numpy()[1:]))
+    if len(result.history) != epochs + 1:
+        raise SystemExit(f"{feature_set}: ran {len(result.history)} epochs, expected {epochs + 1}")
+    return result.seconds - float(result.history["seconds"].iloc[0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few events and one timed epoch (< 1 minute on CPU)")
+    parser.add_argument(
+        "--quick", action="store_true", help="few events and one timed epoch (about a minute on 2 CPU cores)"
+    )
     parser.add_argument("--feature-sets", nargs="+", default=["et", "et_and_ht"])
-    parser.add_argument("--events", type=int, default=None, help="training events (default 137,500; quick 256)")
+    parser.add_argument("--events", type=int, default=None, help="training events (default 137,500; quick 128)")
     parser.add_argument("--epochs", type=int, default=None, help="timed epochs (default 2; quick 1)")
     parser.add_argument("--config", type=Path, default=PRESET, help="config file whose training section to use")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    events = args.events or (256 if args.quick else 137_500)
+    events = args.events or (128 if args.quick else 137_500)
     epochs = args.epochs or (1 if args.quick else 2)
 
+    training = training_section(args.config)
     device = configure_runtime(args.threads)
     import keras
 
-    training = training_section(args.config)
     print(f"device: {device}; keras {keras.__version__} ({keras.backend.backend()}); "
-          f"{events} events, {epochs} timed epoch(s), networks from {args.config}")
-    ours_rate = {}
+          f"{events} events, {epochs} timed epoch(s) after a warm-up epoch in the same fit, "
+          f"networks from {args.config}")
+    warm_up_process(training)
+    seconds: dict[str, tuple[float, float]] = {}
     for fs in args.feature_sets:
         config = TrainConfig.from_mapping(resolve_config(training, fs))
         train = random_split(fs, events, 1)
         valid = random_split(fs, max(events // 10, config.batch_size), 2)
-        base = ceiling(fs, config, train, epochs)
-        ours_rate[fs] = ours(fs, config, train, valid, epochs)
-        ref = H100_CEILING.get(fs)
-        ref_text = f"; paper-facts H100/JAX ceiling {ref:,} -> ours/that {ours_rate[fs] / ref:.2f}" if ref else ""
-        print(f"{fs}: ceiling {base:,.0f} events/s, ours {ours_rate[fs]:,.0f} events/s, "
-              f"ours/ceiling {ours_rate[fs] / base:.2f}{ref_text}", flush=True)
-    print("training: " + ", ".join(f"{fs} {rate:.0f} events/s" for fs, rate in ours_rate.items()))
+        t_bare = bare(fs, config, train, valid, epochs)
+        t_ours = ours(fs, config, train, valid, epochs)
+        seconds[fs] = (t_bare, t_ours)
+        rate_bare, rate_ours = epochs * events / t_bare, epochs * events / t_ours
+        ref = H100_BARE.get(fs)
+        ref_text = f"; earlier H100/JAX bare fit (no validation) {ref:,} events/s" if ref else ""
+        print(f"{fs}: bare fit {t_bare:.2f} s ({rate_bare:,.0f} events/s), ours {t_ours:.2f} s "
+              f"({rate_ours:,.0f} events/s), ours/bare speed {t_bare / t_ours:.2f}{ref_text}", flush=True)
+    total_bare = sum(b for b, _ in seconds.values())
+    total_ours = sum(o for _, o in seconds.values())
+    per_set = ", ".join(f"{fs} {b / o:.2f}" for fs, (b, o) in seconds.items())
+    print(f"training: ours/bare fit speed {total_bare / total_ours:.2f} ({per_set})")
 
 
 if __name__ == "__main__":
