@@ -47,7 +47,7 @@ CONFIG = {
 TARGETS = [
     "results/efp/unique.csv",
     "results/efp/gallery.pdf",
-    *(f"results/efp/{image}/{split}.feather" for image in ("et", "ht") for split in ("train", "test")),
+    *(f"results/efp/{image}/{split}.feather" for image in ("et", "ht") for split in ("train", "valid", "test")),
 ]
 
 
@@ -64,18 +64,18 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     proc = run(work, h5)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
-    # gathered table: event order of prep, float64 EFP columns, chunk files removed (temp)
-    table = ipc.open_file(pa.memory_map(str(work / "results/efp/et/test.feather"))).read_all()
-    events = load_split(prep["test"], ["event"])["event"]
+    # gathered train table: event order of prep, every EFP of the grid, float64, chunk files removed (temp)
+    table = ipc.open_file(pa.memory_map(str(work / "results/efp/et/train.feather"))).read_all()
+    events = load_split(prep["train"], ["event"])["event"]
     np.testing.assert_array_equal(table.column("event").to_numpy(), events)
     efp_cols = [c for c in table.column_names if c.startswith("EFP_")]
     graphs = graphs_from_specs(CONFIG["efp"]["graph_sets"])
     assert efp_cols == efp_column_names(graphs, CONFIG["efp"]["kappas"], CONFIG["efp"]["betas"])
     assert all(table.schema.field(c).type == pa.float64() for c in efp_cols)
-    assert not list((work / "results/efp/et/test").glob("chunk_*.feather"))
+    assert not list((work / "results/efp/et/train").glob("chunk_*.feather"))
 
     # values agree with energyflow on one event
-    img = load_split(prep["test"], ["et"], rows=(4, 5))["et"]
+    img = load_split(prep["train"], ["et"], rows=(4, 5))["et"]
     z, eta, phi, mask = particles_from_images(img, "et")
     ev = np.stack([z[0][mask[0]], eta[0][mask[0]], phi[0][mask[0]]], axis=1)
     for g in graphs:
@@ -85,16 +85,24 @@ def test_efp_rules_end_to_end(tmp_path: Path) -> None:
     unique = pd.read_csv(work / "results/efp/unique.csv", keep_default_na=False)
     assert set(unique["image"]) == {"et", "ht"}
     assert "EFP_1_0_0_k_1_b_0.5" not in set(unique["efp"])  # sum z = 1: constant
-    # only the kept columns (rule efp_chunk with an input `unique`): same values, in unique.csv order
+    # valid and test hold only the kept columns (rule efp_chunk with an input `unique`), in unique.csv order,
+    # with the values a full-grid computation gives
     kept = unique_columns(work / "results/efp/unique.csv", "et")
     engine = CONFIG["efp"]
+    test_table = ipc.open_file(pa.memory_map(str(work / "results/efp/et/test.feather"))).read_all()
+    assert test_table.column_names == ["event", *kept]
+    full = tmp_path / "full.feather"
+    n_test = compute_chunk(prep["test"], full, "et", 0, 1, engine["graph_sets"], engine["kappas"], engine["betas"])
+    assert n_test == test_table.num_rows
+    full_table = ipc.open_file(pa.memory_map(str(full))).read_all()
+    for name in kept:
+        np.testing.assert_allclose(
+            test_table.column(name).to_numpy(), full_table.column(name).to_numpy(), rtol=1e-12, atol=0
+        )
     out = tmp_path / "kept.feather"
     plan = plan_for_columns(kept, graphs)
-    assert compute_chunk(prep["test"], out, "et", 0, 1, engine["graph_sets"], [], [], plan=plan) == len(events)
-    sub = ipc.open_file(pa.memory_map(str(out))).read_all()
-    assert sub.column_names == ["event", *kept]
-    for name in kept:
-        np.testing.assert_allclose(sub.column(name).to_numpy(), table.column(name).to_numpy(), rtol=1e-12, atol=0)
+    assert compute_chunk(prep["test"], out, "et", 0, 1, engine["graph_sets"], [], [], plan=plan) == n_test
+    assert ipc.open_file(pa.memory_map(str(out))).read_all().equals(test_table)
     md = (work / "results/efp/dedupe.md").read_text()
     assert "| et |" in md and "| ht |" in md
     svgs = sorted(p.name for p in (work / "results/efp/graphs").glob("*.svg"))

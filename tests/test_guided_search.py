@@ -245,7 +245,6 @@ def test_efp_transform_logs_wide_columns_and_standardises():
 
 
 def test_keras_fitter_runs_on_tiny_data(tmp_path):
-    pytest.importorskip("keras")
     sizes = (("train", 300), ("valid", 200), ("test", 200))
     store = SplitStore({s: make_split(n, i + 1) for i, (s, n) in enumerate(sizes)})
     fitter = keras_fitter(tmp_path, {"epochs": 2, "batch_size": 64})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
+from runner import REPO
 from leptonid.config import check_config
 from leptonid.feature_sets import FEATURE_SETS, flat_inputs, image_inputs, inputs_of, is_cnn
 from leptonid.layout import FEATURE_SHAPES
