@@ -312,6 +312,8 @@ def report_sections():
         sections["Simulation"] = "results/simulation/validation.md"
     sections["EFP de-duplication"] = "results/efp/dedupe.md"
     sections["AUC per feature set"] = "results/tables/auc.md"
+    if search_targets():
+        sections["Guided EFP search"] = "results/search/summary.md"
     return sections
 
 
@@ -321,4 +323,11 @@ def report_figures():
         "Background rejection vs signal efficiency": "results/plots/roc_rejection.png",
         "ROC curves": "results/plots/roc.png",
         "EFP graphs kept": "results/efp/gallery.png",
+        **(
+            {
+                "Guided EFP search: AUC and ADO per added EFP": "results/search/search.png"
+            }
+            if search_targets()
+            else {}
+        ),
     }

@@ -69,7 +69,7 @@ def test_default_pipeline_end_to_end(tmp_path: Path) -> None:
     for plot in ("roc_rejection", "roc"):
         assert (results / f"plots/{plot}.png").exists() and (results / f"plots/{plot}.pdf").exists()
     report = (results / "report.md").read_text()
-    assert "## AUC per feature set" in report and "## Simulation" in report
+    assert "## AUC per feature set" in report and "## Simulation" in report and "## Guided EFP search" in report
     # a second run has nothing to do
     dry = run_workflow(work, TINY, extra=["-n"])
     assert "Nothing to be done" in dry.stdout + dry.stderr
