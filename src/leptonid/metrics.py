@@ -84,6 +84,21 @@ def _weighted_auc(ranked: _Ranked, y: np.ndarray, weights: np.ndarray) -> np.nda
         return num / den
 
 
+def weighted_aucs(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUC (ties one half) for each row of event ``weights`` (k, n), O(n) per row after one sort.
+
+    With multinomial weights this is a bootstrap; with the same weights for
+    several scorings of the same events, a paired one. A row whose weights
+    leave out one class gives NaN.
+    """
+    y = np.asarray(y).reshape(-1).astype(bool)
+    score = np.asarray(score, dtype=np.float64).reshape(-1)
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if not y.size == score.size == weights.shape[1]:
+        raise ValueError(f"labels ({y.size}), scores ({score.size}) and weights ({weights.shape[1]}) differ in length")
+    return _weighted_auc(_rank(score), y, weights)
+
+
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC = P(score_signal > score_background) + 0.5 P(equal)."""
     y, score = _check(y, score)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leptonid.atomic import atomic_output
+from leptonid.metrics import weighted_aucs
 
 __all__ = [
     "paired_bootstrap_gap",
@@ -26,22 +27,6 @@ __all__ = [
     "summary_markdown",
     "write_summary",
 ]
-
-
-def _weighted_aucs(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUC (ties one half) for each row of event ``weights`` (k, n): O(n) per row after one sort."""
-    _, group = np.unique(score, return_inverse=True)
-    group = group.reshape(-1)
-    n_groups = int(group.max()) + 1
-    k = weights.shape[0]
-    idx = (np.arange(k)[:, None] * n_groups + group[None, :]).reshape(-1)
-    w_sig = np.bincount(idx, weights=(weights * y[None, :]).reshape(-1), minlength=k * n_groups).reshape(k, -1)
-    w_bkg = np.bincount(idx, weights=(weights * ~y[None, :]).reshape(-1), minlength=k * n_groups).reshape(k, -1)
-    below = np.cumsum(w_bkg, axis=1) - w_bkg
-    num = (w_sig * (below + 0.5 * w_bkg)).sum(axis=1)
-    den = w_sig.sum(axis=1) * w_bkg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / den
 
 
 def paired_bootstrap_gap(
@@ -80,13 +65,13 @@ def paired_bootstrap_gap(
         raise ValueError("need resamples >= 2 and 0 < level < 1")
     n = lab.size
     ones = np.ones((1, n))
-    point = {k: float(_weighted_aucs(lab, s, ones)[0]) for k, s in scores.items()}
+    point = {k: float(weighted_aucs(lab, s, ones)[0]) for k, s in scores.items()}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[np.ndarray]] = {k: [] for k in scores}
     for start in range(0, resamples, chunk):
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, resamples - start)).astype(np.float64)
         for k, s in scores.items():
-            draws[k].append(_weighted_aucs(lab, s, w))
+            draws[k].append(weighted_aucs(lab, s, w))
     boot = {k: np.concatenate(v) for k, v in draws.items()}
     ok = np.isfinite(boot["base"]) & np.isfinite(boot["ref"]) & np.isfinite(boot["final"])
     gap_b = (boot["ref"] - boot["base"])[ok]
