@@ -118,8 +118,8 @@ def describe_efp(n: int, d: int, kappa: float, beta: float, image: str | None = 
         graph = f"a single node: the sum over deposits of z^kappa in {where} (no angles)"
     else:
         graph = (
-            f"a graph of {n} nodes and {d} edges: a {n}-point correlator of the deposits in {where}, "
-            "each edge one pairwise angle"
+            f"a graph of {n} nodes and {d} edge{'s' if d != 1 else ''}: a {n}-point correlator of the deposits "
+            f"in {where}, each edge one pairwise angle"
         )
     if kappa == 1:
         energy = "kappa = 1: energy fractions enter linearly, so it is IRC safe"
