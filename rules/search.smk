@@ -8,6 +8,10 @@
 # every split, scaled with train statistics, for the train rule's feature
 # set hl_and_efps. search_summary compares hl, the CNN and hl_and_efps on the
 # same test events (paired bootstrap) and draws the figure.
+#
+# Memory: the EFP tables are read a few columns at a time (all candidates of
+# one image of the selection split once per pass, the chosen ones of the
+# other splits), so the search asks for a quarter of its input size, not all.
 
 
 rule guided_search:
@@ -29,7 +33,7 @@ rule guided_search:
         "../envs/training.yaml"
     threads: config["search"]["resources"]["threads"]
     resources:
-        mem_mb=grows(config["search"]["resources"]["mem_mb"], 4.0),
+        mem_mb=grows(config["search"]["resources"]["mem_mb"], 0.25),
         runtime=grows(config["search"]["resources"]["runtime"]),
     params:
         search=search_params(),
@@ -50,7 +54,7 @@ rule select_efps:
         "../envs/training.yaml"
     threads: 1
     resources:
-        mem_mb=grows(1000, 0.5),
+        mem_mb=grows(1000, 0.05),
         runtime=grows(10),
     params:
         images=config["search"]["images"],
