@@ -329,7 +329,7 @@ def tune_trial_files(wildcards):
 
 
 def tune_targets():
-    """What rule tune asks for: the summary of every feature set in tune.feature_sets."""
+    """The targets of the tune target: summaries of every feature set in tune.feature_sets."""
     return expand(
         "results/tune/{feature_set}/{name}",
         feature_set=config["tune"]["feature_sets"],
