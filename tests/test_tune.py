@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from leptonid.tuning import (
     search_space,
     trials_table,
 )
-from runner import REPO, planned_jobs, run_workflow, tiny_config
+from runner import REPO, planned_jobs, run_workflow, tiny_config, write_config
 
 optuna = pytest.importorskip("optuna")
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -238,7 +239,6 @@ def test_workflow_tune_then_train_with_best_then_more_trials(tmp_path) -> None:
     assert (tmp_path / "results" / "models" / "hl" / "history.csv").exists()
 
     # a larger budget adds trials 3 and 4 to the same study; trials 0-2 are not redone
-    from runner import write_config
 
     write_config(tmp_path, tune_config(5))
     planned = planned_jobs(REPO / "Snakefile", tmp_path, "tune")
@@ -253,3 +253,30 @@ def test_workflow_tune_then_train_with_best_then_more_trials(tmp_path) -> None:
     numbers = sorted(json.loads((out / "trials" / f"{i}.json").read_text())["number"] for i in range(5))
     assert numbers == [0, 1, 2, 3, 4]
     print(f"tiny tune workflow (3 trials + data): {seconds:.0f} s")
+
+
+def test_cnn_trials_ask_for_a_gpu_and_read_no_test_split(tmp_path) -> None:
+    config = tune_config(2)
+    config["tune"]["feature_sets"] = ["et", "hl"]
+    write_config(tmp_path, config)
+    from runner import run, snakemake_command
+
+    out = run(snakemake_command(REPO / "Snakefile", tmp_path, "--dry-run", "tune"), timeout=300).stdout
+    jobs = [block for block in out.split("\n\n") if "rule tune_trial:" in block]
+    assert len(jobs) == 4
+    for block in jobs:
+        assert "test.feather" not in block
+        gpus = re.search(r"\bgpu=(\d+)", block).group(1)
+        assert gpus == ("1" if "feature_set=et" in block else "0"), block
+
+
+def test_importances_with_too_few_trials_are_empty(tmp_path) -> None:
+    from leptonid.tuning import param_importances, plot_importances
+
+    study = optuna.create_study(direction="maximize")
+    assert param_importances(study) == {}
+    study.enqueue_trial({"x": 1.0})
+    study.optimize(lambda t: t.suggest_float("x", 0, 2), n_trials=1)
+    assert param_importances(study) == {}
+    plot_importances({}, [tmp_path / "i.png"])
+    assert (tmp_path / "i.png").stat().st_size > 0

@@ -344,6 +344,8 @@ def fragment_problems(fragment: Mapping[str, Any], schema: Mapping[str, Any], tr
 
 def plot_objective(table: pd.DataFrame, paths: Sequence[str | Path], title: str = "") -> None:
     """Validation AUC of every finished trial by number, and the running best."""
+    from matplotlib.ticker import MaxNLocator
+
     from leptonid.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -355,6 +357,7 @@ def plot_objective(table: pd.DataFrame, paths: Sequence[str | Path], title: str 
     if len(done):
         ax.step(done["number"], done["value"].cummax(), where="post", color="C1", label="best so far")
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation AUC")
     ax.set_title(title)
     ax.legend(loc="lower right")
@@ -393,18 +396,21 @@ def plot_importances(importances: Mapping[str, float], paths: Sequence[str | Pat
 
 def plot_best_history(record: Mapping[str, Any] | None, paths: Sequence[str | Path], title: str = "") -> None:
     """Loss, validation loss and validation AUC per epoch of the best trial."""
+    from matplotlib.ticker import MaxNLocator
+
     from leptonid.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     if record:
         h = pd.DataFrame(record["history"])
         epoch = np.arange(1, len(h) + 1)
-        ax.plot(epoch, h["loss"], label="loss")
-        ax.plot(epoch, h["val_loss"], label="val_loss")
+        ax.plot(epoch, h["loss"], "o-", label="loss")
+        ax.plot(epoch, h["val_loss"], "s-", label="val_loss")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("binary cross-entropy")
         ax2 = ax.twinx()
-        ax2.plot(epoch, h[OBJECTIVE], color="C2", label="val AUC")
+        ax2.plot(epoch, h[OBJECTIVE], "^-", color="C2", label="val AUC")
         ax2.set_ylabel("validation AUC")
         ax.legend(loc="upper left")
         ax2.legend(loc="upper right")
