@@ -128,14 +128,18 @@ def tiny_data(n: int = 48, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def run_one(journal: Path, seed: int, **kw) -> dict:
-    study = open_study(journal, "hl", seed=seed, pruning=kw.pop("pruning", True), stale_minutes=kw.pop("stale_minutes", None))
+    study = open_study(
+        journal, "hl", seed=seed, pruning=kw.pop("pruning", True), stale_minutes=kw.pop("stale_minutes", None)
+    )
     defaults = {"batch_size": 16, "seed": 1}
     return run_trial(study, "hl", defaults, tiny_data(), tiny_data(seed=1), epochs=2, patience=1, **kw)
 
 
 def test_trials_share_a_journal_study_and_best_yaml_is_a_training_models_fragment(tmp_path) -> None:
     journal = tmp_path / "study.journal"
-    records = [run_one(journal, seed=i, ranges={"dense_layers_dense": [1, 2], "hidden_units": [2, 8]}) for i in range(2)]
+    records = [
+        run_one(journal, seed=i, ranges={"dense_layers_dense": [1, 2], "hidden_units": [2, 8]}) for i in range(2)
+    ]
     assert [r["number"] for r in records] == [0, 1]
     assert all(r["state"] == "COMPLETE" and 0 <= r["value"] <= 1 for r in records)
     assert len(records[0]["history"]) >= 1 and "val_auc" in records[0]["history"][0]
@@ -280,3 +284,10 @@ def test_importances_with_too_few_trials_are_empty(tmp_path) -> None:
     assert param_importances(study) == {}
     plot_importances({}, [tmp_path / "i.png"])
     assert (tmp_path / "i.png").stat().st_size > 0
+
+
+def test_config_check_names_an_unknown_tune_feature_set() -> None:
+    with pytest.raises(ValueError, match="tune.feature_sets.0"):
+        check_config({"tune": {"feature_sets": ["nope"]}}, SCHEMA)
+    with pytest.raises(ValueError, match="tune.ranges.dropout"):
+        check_config({"tune": {"ranges": {"dropout": [0.1]}}}, SCHEMA)

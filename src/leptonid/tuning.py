@@ -167,7 +167,9 @@ def fail_stale_trials(study: Any, stale_minutes: float, now: datetime | None = N
                 study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             except RuntimeError:  # finished meanwhile
                 continue
-            log.warning("trial %d has run for more than %s min: marked FAIL (its job was killed?)", t.number, stale_minutes)
+            log.warning(
+                "trial %d has run for more than %s min: marked FAIL (its job was killed?)", t.number, stale_minutes
+            )
             failed.append(t.number)
     return failed
 
@@ -246,7 +248,9 @@ def run_trial(
         params = sample_params(trial, search_space(feature_set, ranges))
         config = trial_config(defaults, params, epochs, patience)
         log.info("trial %d of %s: %s", trial.number, feature_set, params)
-        auc = validation_auc_callback(model_inputs(valid, feature_set), np.asarray(valid["y"]), config.predict_batch_size)
+        auc = validation_auc_callback(
+            model_inputs(valid, feature_set), np.asarray(valid["y"]), config.predict_batch_size
+        )
         pruner = pruning_callback(trial)
         with tempfile.TemporaryDirectory(prefix="leptonid-trial-") as tmp:
             result = train_model(
@@ -332,7 +336,9 @@ def fragment_problems(fragment: Mapping[str, Any], schema: Mapping[str, Any], tr
     from leptonid.training import resolve_config
 
     item = schema["properties"]["training"]["properties"]["models"]["additionalProperties"]
-    problems = [f"{fs}: {e.message}" for fs, v in fragment.items() for e in jsonschema.Draft202012Validator(item).iter_errors(v)]
+    problems = [
+        f"{fs}: {e.message}" for fs, v in fragment.items() for e in jsonschema.Draft202012Validator(item).iter_errors(v)
+    ]
     if not problems:
         for fs, values in fragment.items():
             try:
