@@ -216,7 +216,7 @@ def tune_config(n_trials: int) -> dict:
         "n_trials": n_trials,
         "epochs": 1,
         "patience": 1,
-        "ranges": {"dense_layers_dense": [1, 3], "hidden_units": [4, 32]},
+        "ranges": {"dense_layers_dense": [1, 3], "hidden_units": [4, 32], "conv_blocks": [1, 1], "filters": [4, 8]},
         "resources": {"threads": 1},
     }
     return config
@@ -224,7 +224,9 @@ def tune_config(n_trials: int) -> dict:
 
 def test_workflow_tune_then_train_with_best_then_more_trials(tmp_path) -> None:
     start = time.perf_counter()
-    run_workflow(tmp_path, tune_config(3), targets=["tune"], extra=["--cores", "2"])
+    config = tune_config(3)
+    config["tune"]["feature_sets"] = ["hl", "et"]  # a dense net and a CNN
+    run_workflow(tmp_path, config, targets=["tune"], extra=["--cores", "2"])
     seconds = time.perf_counter() - start
     out = tmp_path / "results" / "tune" / "hl"
     assert sorted(p.name for p in (out / "trials").iterdir()) == ["0.json", "1.json", "2.json"]
@@ -233,6 +235,8 @@ def test_workflow_tune_then_train_with_best_then_more_trials(tmp_path) -> None:
     assert not (tmp_path / "results" / "predictions").exists()  # nothing trained on, or predicted for, test
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert set(best) == {"hl"}
+    cnn = yaml.safe_load((out.parent / "et" / "best.yaml").read_text())["et"]
+    assert cnn["conv_blocks"] == 1 and 4 <= cnn["filters"] <= 8 and 1 <= cnn["dense_layers"] <= 3
 
     # best.yaml drops into training.models: the config check accepts it and rule train trains with it
     config = tune_config(3)
@@ -256,7 +260,7 @@ def test_workflow_tune_then_train_with_best_then_more_trials(tmp_path) -> None:
     assert len(study.trials) == 5
     numbers = sorted(json.loads((out / "trials" / f"{i}.json").read_text())["number"] for i in range(5))
     assert numbers == [0, 1, 2, 3, 4]
-    print(f"tiny tune workflow (3 trials + data): {seconds:.0f} s")
+    print(f"tiny tune workflow (data + 3 trials each of hl and et + summaries): {seconds:.0f} s")
 
 
 def test_cnn_trials_ask_for_a_gpu_and_read_no_test_split(tmp_path) -> None:
