@@ -290,12 +290,16 @@ def tune_journal(wildcards):
 
 
 def tune_trial_params():
-    """Search settings that change a trial; n_trials is left out, so raising it reruns no finished trial."""
+    """Search settings that change a trial.
+
+    n_trials is left out, so raising it reruns no finished trial; so are
+    stale_minutes (house-keeping, read from config by the script) and resources.
+    """
     return canonical(
         {
             k: v
             for k, v in config["tune"].items()
-            if k not in ("n_trials", "feature_sets", "resources")
+            if k not in ("n_trials", "feature_sets", "resources", "stale_minutes")
         }
     )
 

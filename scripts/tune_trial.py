@@ -35,7 +35,7 @@ study = open_study(
     feature_set,
     seed=tune["seed"] + int(sm.wildcards.trial),
     pruning=tune["pruning"],
-    stale_minutes=tune["stale_minutes"],
+    stale_minutes=sm.config["tune"]["stale_minutes"],  # not a param: changing it reruns nothing
 )
 record = run_trial(
     study,
