@@ -24,6 +24,7 @@ include: "rules/data.smk"
 include: "rules/efp.smk"
 include: "rules/training.smk"
 include: "rules/search.smk"
+include: "rules/tune.smk"
 include: "rules/evaluation.smk"
 include: "rules/report.smk"
 
@@ -32,3 +33,9 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Opt-in: the hyperparameter search of tune.feature_sets (rules/tune.smk).
+rule tune:
+    input:
+        tune_targets(),

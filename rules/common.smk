@@ -35,6 +35,7 @@ wildcard_constraints:
     chunk=r"\d+",
     cls="|".join(SIM_CLASSES),
     feature_set="|".join(FEATURE_SETS),
+    trial=r"\d+",
 
 
 # Light rules run on the machine that runs Snakemake, never as cluster jobs.
@@ -43,6 +44,7 @@ localrules:
     summarize,
     report,
     efp_graphs,
+    tune,
 
 
 def canonical(value):
@@ -277,6 +279,66 @@ def search_targets():
         "results/search/summary.md",
         "results/search/search.png",
     ]
+
+
+# --- used by rules/tune.smk ---
+
+
+def tune_journal(wildcards):
+    """The Optuna journal of one feature set's study (not an output: every trial appends to it)."""
+    return f"results/tune/{wildcards.feature_set}/study.journal"
+
+
+def tune_trial_params():
+    """Search settings that change a trial.
+
+    n_trials is left out, so raising it reruns no finished trial; so are
+    stale_minutes (house-keeping, read from config by the script) and resources.
+    """
+    return canonical(
+        {
+            k: v
+            for k, v in config["tune"].items()
+            if k not in ("n_trials", "feature_sets", "resources", "stale_minutes")
+        }
+    )
+
+
+def tune_training_defaults():
+    """training.defaults, under the sampled hyperparameters of every trial."""
+    return canonical(dict(config["training"]["defaults"]))
+
+
+def tune_training_section():
+    """The training section that best.yaml is checked against (defaults; models left out)."""
+    return {"defaults": tune_training_defaults()}
+
+
+def tune_trial_inputs(wildcards):
+    """train and valid of the split (and the chosen EFPs for EFP feature sets); never test."""
+    files = {split: f"results/prep/{split}.feather" for split in ("train", "valid")}
+    if needs_efps(wildcards.feature_set):
+        efps = selected_efp_files()
+        files.update({f"efps_{split}": efps[split] for split in ("train", "valid")})
+    return files
+
+
+def tune_trial_files(wildcards):
+    """The trial records of one feature set: trials 0 .. tune.n_trials - 1."""
+    return expand(
+        "results/tune/{feature_set}/trials/{trial}.json",
+        feature_set=wildcards.feature_set,
+        trial=range(config["tune"]["n_trials"]),
+    )
+
+
+def tune_targets():
+    """The targets of the tune target: summaries of every feature set in tune.feature_sets."""
+    return expand(
+        "results/tune/{feature_set}/{name}",
+        feature_set=config["tune"]["feature_sets"],
+        name=["best.yaml", "trials.csv"],
+    )
 
 
 # --- used by rules/evaluation.smk ---

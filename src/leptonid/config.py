@@ -61,6 +61,9 @@ def feature_set_problems(config: Mapping[str, Any]) -> list[str]:
     for name in training.get("models") or {}:
         if name not in FEATURE_SETS:
             problems.append(f"config key 'training.models.{name}': unknown feature set {name!r}; known: {known}")
+    for i, name in enumerate((config.get("tune") or {}).get("feature_sets") or []):
+        if isinstance(name, str) and name not in FEATURE_SETS:
+            problems.append(f"config key 'tune.feature_sets.{i}': unknown feature set {name!r}; known: {known}")
     return problems
 
 

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -210,13 +210,16 @@ def train_model(
     config: TrainConfig,
     checkpoint_path: str | os.PathLike[str],
     verbose: int = 0,
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Fit the network of ``feature_set`` on ``train``, validating on ``valid``.
 
     Callbacks: EarlyStopping(val_loss, ``patience``, best weights restored),
     ReduceLROnPlateau(``lr_factor``, ``lr_patience``) and a ModelCheckpoint of
     the best model at ``checkpoint_path`` (must end in ``.keras``). Seeds are
-    set from ``config.seed`` before the model is built.
+    set from ``config.seed`` before the model is built. ``extra_callbacks``
+    run after those, in order, before Keras's History records the epoch's
+    logs (the hyperparameter search adds its validation AUC and pruning here).
     """
     import keras
 
@@ -239,6 +242,7 @@ def train_model(
             monitor="val_loss", factor=config.lr_factor, patience=config.lr_patience, min_lr=config.min_lr
         ),
         keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor="val_loss", save_best_only=True),
+        *extra_callbacks,
     ]
     device = device_description()
     log.info(
