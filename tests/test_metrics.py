@@ -161,3 +161,15 @@ def test_reference_aucs_are_the_published_ones():
     for fs, ref in REFERENCE_AUC.items():
         assert ref["authors"] == AUTHORS_AUC.get(fs), fs
         assert ref["tutorial"] == TUTORIAL_AUC.get(fs), fs
+
+
+def test_metrics_imports_neither_collapse_nor_training():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, leptonid.metrics; "
+        "print(sorted(m for m in sys.modules if m in ('leptonid.collapse', 'leptonid.training')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

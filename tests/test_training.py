@@ -117,6 +117,19 @@ def test_a_working_model_is_not_a_collapse():
     assert detect_collapse(good, y, val_loss=[float("nan")]).collapsed
 
 
+def test_evaluation_checks_for_collapse_once(monkeypatch):
+    import leptonid.collapse as collapse_module
+
+    calls = []
+    real = collapse_module.detect_collapse
+    monkeypatch.setattr(collapse_module, "detect_collapse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    y = np.array([0, 1] * 50)
+    metrics, collapse = evaluate_predictions(y, np.full(100, 0.5), val_loss=[0.6932], resamples=10)
+    assert len(calls) == 1
+    assert collapse.collapsed and metrics["collapsed"] is True
+    assert metrics["collapse_reasons"] == list(collapse.reasons)
+
+
 # --- end to end on synthetic data -------------------------------------------------
 
 
