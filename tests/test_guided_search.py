@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leptonid.efp.graphs import parse_column
 from leptonid.search.guided import (
     PASS_COLUMNS,
     Candidate,
@@ -19,7 +20,6 @@ from leptonid.search.guided import (
     PrematureTestReadError,
     candidate_list,
     keras_fitter,
-    parse_efp_name,
     run_guided_search,
 )
 
@@ -223,10 +223,10 @@ def test_config_from_mapping_and_names():
     assert SearchConfig.from_mapping({"images": ["et"], "max_passes": 2}).images == ("et",)
     with pytest.raises(ValueError, match="unknown guided-search settings"):
         SearchConfig.from_mapping({"passes": 2})
-    assert parse_efp_name("EFP_5_4_0_k_1_b_2") == (5, 4, 0, 1.0, 2.0)
-    assert parse_efp_name("EFP_2_1_0_k_-1_b_0.5") == (2, 1, 0, -1.0, 0.5)
+    assert parse_column("EFP_5_4_0_k_1_b_2") == (5, 4, 0, 1.0, 2.0)
+    assert parse_column("EFP_2_1_0_k_-1_b_0.5") == (2, 1, 0, -1.0, 0.5)
     with pytest.raises(ValueError, match="not an EFP column"):
-        parse_efp_name("et_EFP_2_1_0")
+        parse_column("et_EFP_2_1_0")
     with pytest.raises(ValueError, match="rows differ"):
         SplitData(y=[0, 1], hl=np.zeros((3, 2)), reference=[0, 1], efps={})
     with pytest.raises(ValueError, match="needs splits"):

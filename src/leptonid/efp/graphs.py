@@ -79,5 +79,8 @@ def parse_column(name: str) -> tuple[int, int, int, float, float]:
     """Inverse of :func:`efp_column_names` for one name: ``(n, d, k, kappa, beta)``."""
     parts = name.split("_")
     if len(parts) != 8 or parts[0] != "EFP" or parts[4] != "k" or parts[6] != "b":
-        raise ValueError(f"not an EFP column name: {name!r}")
-    return int(parts[1]), int(parts[2]), int(parts[3]), float(parts[5]), float(parts[7])
+        raise ValueError(f"not an EFP column name (EFP_<n>_<d>_<k>_k_<kappa>_b_<beta>): {name!r}")
+    try:
+        return int(parts[1]), int(parts[2]), int(parts[3]), float(parts[5]), float(parts[7])
+    except ValueError:
+        raise ValueError(f"not an EFP column name: {name!r}") from None

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leptonid.efp.graphs import parse_column
 from leptonid.metrics import bootstrap_auc, roc_auc
 from leptonid.search.ado import PairSet, ado_on_pairs, disordered_on_grid, exact_ado, sample_grid
 
@@ -57,7 +58,6 @@ __all__ = [
     "FitOutput",
     "FitAndScore",
     "SearchResult",
-    "parse_efp_name",
     "candidate_list",
     "run_guided_search",
     "EfpTransform",
@@ -96,21 +96,6 @@ PASS_COLUMNS: tuple[str, ...] = (
 )
 
 
-def parse_efp_name(name: str) -> tuple[int, int, int, float, float]:
-    """``EFP_<n>_<d>_<k>_k_<kappa>_b_<beta>`` -> (n, d, k, kappa, beta).
-
-    The column format of the EFP step (leptonid's EFP module); kappa and
-    beta may be negative or fractional (``-1``, ``0.5``).
-    """
-    parts = name.split("_")
-    if len(parts) != 8 or parts[0] != "EFP" or parts[4] != "k" or parts[6] != "b":
-        raise ValueError(f"not an EFP column name (EFP_<n>_<d>_<k>_k_<kappa>_b_<beta>): {name!r}")
-    try:
-        return int(parts[1]), int(parts[2]), int(parts[3]), float(parts[5]), float(parts[7])
-    except ValueError:
-        raise ValueError(f"not an EFP column name: {name!r}") from None
-
-
 @dataclass(frozen=True)
 class Candidate:
     """One candidate EFP: the image it is computed on and its column name."""
@@ -124,7 +109,7 @@ class Candidate:
         return f"{self.image}:{self.column}"
 
     def spec(self) -> tuple[int, int, int, float, float]:
-        return parse_efp_name(self.column)
+        return parse_column(self.column)
 
 
 # --- data and the test-split guard ----------------------------------------
@@ -384,7 +369,7 @@ def candidate_list(data: SplitData, config: SearchConfig) -> list[Candidate]:
         if image not in data.efps:
             raise ValueError(f"no EFP columns for image {image!r}; have {sorted(data.efps)}")
         for name in data.efps[image][0]:
-            kappa = parse_efp_name(name)[3]
+            kappa = parse_column(name)[3]
             if config.irc_safe_only and kappa != 1.0:
                 continue
             out.append(Candidate(image, name))
