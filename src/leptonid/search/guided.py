@@ -468,16 +468,19 @@ def run_guided_search(
     models: dict[int, FitOutput] = {}
 
     def fit(pass_index: int) -> np.ndarray:
+        valid_features = _features(valid, config.base, chosen)
         out = fit_and_score(
             FitInputs(
                 pass_index=pass_index,
                 chosen=tuple(chosen),
                 train=_features(train, config.base, chosen),
-                valid=_features(valid, config.base, chosen),
+                valid=valid_features,
             )
         )
         models[pass_index] = out
-        scores = np.asarray(out.predict(_features(sel, config.base, chosen)), dtype=np.float64).reshape(-1)
+        # the selection split is valid (honest) or test (authors): read its chosen EFPs once per pass
+        sel_features = valid_features if sel is valid else _features(sel, config.base, chosen)
+        scores = np.asarray(out.predict(sel_features), dtype=np.float64).reshape(-1)
         if scores.size != sel.y.size:
             raise ValueError(f"fitter returned {scores.size} scores for {sel.y.size} events")
         return scores
@@ -546,9 +549,10 @@ def run_guided_search(
     test = store.finalize()
     t_auc, t_low, t_high = _auc_with_ci(test.y, test.reference, config.bootstrap_resamples, config.seed)
     test_scores: dict[int, np.ndarray] = {}
+    test_features = _features(test, config.base, chosen)  # every chosen EFP read once; pass p uses the first p
     for row in rows:
         p = int(row["pass"])
-        feats = _features(test, config.base, chosen[:p])
+        feats = Features(base=test_features.base, efps=test_features.efps[:, :p], y=test_features.y)
         s = np.asarray(models[p].predict(feats), dtype=np.float64).reshape(-1)
         test_scores[p] = s
         row["test_auc"], row["test_auc_ci_low"], row["test_auc_ci_high"] = _auc_with_ci(
