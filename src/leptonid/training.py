@@ -24,9 +24,10 @@ import pandas as pd
 
 from leptonid.atomic import atomic_output
 from leptonid.collapse import Collapse, detect_collapse, report_collapse
-from leptonid.feature_sets import inputs_of, is_cnn
+from leptonid.feature_sets import SPLIT_INPUTS, inputs_of, is_cnn, needs_efps
+from leptonid.io import load_split
 from leptonid.models import ModelParams
-from leptonid.results import write_history, write_predictions
+from leptonid.results import load_efp_features, write_history, write_predictions
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,23 @@ def device_description() -> str:
 
 
 # --- training ------------------------------------------------------------
+
+
+def load_inputs(
+    prep: str | os.PathLike[str], feature_set: str, efps: str | os.PathLike[str] | None = None
+) -> dict[str, np.ndarray]:
+    """One split's inputs of ``feature_set`` plus ``event`` and ``y``, from its prep file.
+
+    EFP feature sets also need ``efps``, the guided search's selected-EFP
+    file of the same split (same events, same order).
+    """
+    features = [name for name in inputs_of(feature_set) if name in SPLIT_INPUTS] + ["event", "y"]
+    data = load_split(prep, features)
+    if needs_efps(feature_set):
+        if efps is None:
+            raise ValueError(f"feature set {feature_set!r} needs the selected EFPs of {prep}")
+        data["efps"] = load_efp_features(efps, data["event"])
+    return data
 
 
 def model_inputs(data: Mapping[str, np.ndarray], feature_set: str) -> dict[str, np.ndarray]:
