@@ -9,6 +9,7 @@ message still reaches the terminal.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -16,6 +17,11 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
+
+# read by TensorFlow when it starts (scripts import it after this module):
+# quiet C++ logs, deterministic kernels
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 
 
 def setup(snakemake) -> logging.Logger:  # noqa: ANN001 - the object Snakemake injects

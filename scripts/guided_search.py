@@ -1,12 +1,8 @@
 """Rule guided_search: the guided EFP search -> results/search/passes.csv and search.json."""
 
-import os
 import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
-
-from _workflow import setup  # noqa: E402
+from _workflow import setup
 
 log = setup(snakemake)  # noqa: F821
 
