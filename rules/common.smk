@@ -222,31 +222,32 @@ def search_network(wildcards=None):
     return canonical(resolve_config(config["training"], search_feature_set()))
 
 
+def search_efp_tables():
+    """The EFP table of every candidate image and split, keyed ``efp_<image>_<split>``."""
+    return {
+        f"efp_{image}_{split}": f"results/efp/{image}/{split}.feather"
+        for split in SPLITS
+        for image in config["search"]["images"]
+    }
+
+
 def search_inputs(wildcards):
     """Prep files, EFP tables and reference-CNN scores of every split.
 
     The honest protocol reads test only in its last step (the library's
     SplitStore guards it); the authors' protocol selects on it.
     """
-    search = config["search"]
-    files = {"unique": "results/efp/unique.csv"}
+    reference = config["search"]["reference"]
+    files = {"unique": "results/efp/unique.csv", **search_efp_tables()}
     for split in SPLITS:
         files[f"prep_{split}"] = f"results/prep/{split}.feather"
-        for image in search["images"]:
-            files[f"efp_{image}_{split}"] = f"results/efp/{image}/{split}.feather"
-        files[f"reference_{split}"] = (
-            f"results/predictions/{search['reference']}/{split}.feather"
-        )
+        files[f"reference_{split}"] = f"results/predictions/{reference}/{split}.feather"
     return files
 
 
 def select_efps_inputs(wildcards):
     """The passes table and the EFP table of every candidate image and split."""
-    files = {"passes": "results/search/passes.csv"}
-    for split in SPLITS:
-        for image in config["search"]["images"]:
-            files[f"efp_{image}_{split}"] = f"results/efp/{image}/{split}.feather"
-    return files
+    return {"passes": "results/search/passes.csv", **search_efp_tables()}
 
 
 def selected_efp_files():
