@@ -36,11 +36,14 @@ wildcard_constraints:
     cls="|".join(SIM_CLASSES),
     feature_set="|".join(FEATURE_SETS),
     trial=r"\d+",
+    download="data|unscaled_data",
 
 
-# Light rules run on the machine that runs Snakemake, never as cluster jobs.
+# Light rules run on the machine that runs Snakemake, never as cluster jobs
+# (download too: compute nodes often cannot reach the internet).
 localrules:
     all,
+    download,
     summarize,
     report,
     efp_graphs,
@@ -82,12 +85,42 @@ def data_files(wildcards=None):
         if config["data"]["unscaled_path"]:
             files["unscaled"] = config["data"]["unscaled_path"]
         return files
+    if source == "url":
+        return {
+            role: download_path(name)
+            for role, name in DOWNLOADS.items()
+            if config["data"][download_key(name, "url")]
+        }
     if source == "simulate":
         return {
             "data": "results/simulation/data.h5",
             "unscaled": "results/simulation/unscaled_data.h5",
         }
     return {"data": "results/synthetic/data.h5"}
+
+
+# --- used by rules/data.smk (data: {source: url}) ---
+
+# role in data_files -> file name in data.download_dir
+DOWNLOADS = {"data": "data", "unscaled": "unscaled_data"}
+
+
+def download_key(name, key):
+    """The data.* config key of one download: url/sha256, or unscaled_url/unscaled_sha256."""
+    return key if name == "data" else f"unscaled_{key}"
+
+
+def download_path(name):
+    """Where the download of ``name`` (data or unscaled_data) is kept."""
+    return f"{config['data']['download_dir']}/{name}.h5"
+
+
+def download_url(wildcards):
+    return config["data"].get(download_key(wildcards.download, "url"))
+
+
+def download_sha256(wildcards):
+    return config["data"].get(download_key(wildcards.download, "sha256"))
 
 
 def prep_files():

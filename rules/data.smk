@@ -19,6 +19,29 @@ rule make_synthetic:
         "../scripts/make_synthetic.py"
 
 
+rule download:
+    output:
+        config["data"]["download_dir"] + "/{download}.h5",
+    log:
+        "logs/download/{download}.log",
+    benchmark:
+        "benchmarks/download/{download}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=grows(200),
+        runtime=grows(120),
+    params:
+        url=download_url,
+        sha256=download_sha256,
+        attempts=config["data"]["download_attempts"],
+        timeout=60,
+        progress_every=10,
+    script:
+        "../scripts/download.py"
+
+
 rule validate_data:
     input:
         unpack(data_files),

@@ -110,13 +110,46 @@ def data_path_problems(config: Mapping[str, Any], base: str | Path = ".") -> lis
     return problems
 
 
+def download_problems(config: Mapping[str, Any]) -> list[str]:
+    """Settings of ``data: {source: url}`` that contradict each other."""
+    data = config.get("data") or {}
+    if data.get("source") != "url":
+        return []
+    problems = []
+    if data.get("unscaled_sha256") and not data.get("unscaled_url"):
+        problems.append("config key 'data.unscaled_sha256': given, but data.unscaled_url is not set")
+    url, unscaled = data.get("url"), data.get("unscaled_url")
+    if isinstance(url, str) and url and url == unscaled:
+        problems.append(f"config key 'data.unscaled_url': the same URL as data.url ({url})")
+    return problems
+
+
+def _default(schema: Mapping[str, Any], section: str, key: str) -> Any:
+    return schema.get("properties", {}).get(section, {}).get("properties", {}).get(key, {}).get("default")
+
+
+def chunk_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Chunk counts larger than the data, where the size of the data is known from the config (synthetic)."""
+    data = config.get("data") or {}
+    n_chunks = (config.get("efp") or {}).get("n_chunks", _default(schema, "efp", "n_chunks"))
+    events = data.get("synthetic_events", _default(schema, "data", "synthetic_events"))
+    if data.get("source") != "synthetic" or not isinstance(n_chunks, int) or not isinstance(events, int):
+        return []
+    if n_chunks > events:
+        return [f"config key 'efp.n_chunks': {n_chunks} chunks per split, more than the {events} events "
+                "of a split (data.synthetic_events)"]
+    return []
+
+
 def config_problems(config: Mapping[str, Any], schema: Mapping[str, Any], base: str | Path = ".") -> list[str]:
-    """Every problem of ``config``: schema violations, unknown feature sets, search settings, missing data files."""
+    """Every problem of ``config``: schema violations, unknown feature sets, search settings, data files, chunks."""
     return (
         schema_problems(config, schema)
         + feature_set_problems(config)
         + search_problems(config)
         + data_path_problems(config, base)
+        + download_problems(config)
+        + chunk_problems(config, schema)
     )
 
 

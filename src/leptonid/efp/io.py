@@ -39,10 +39,20 @@ def iter_chunks(n_rows: int, n_chunks: int) -> list[tuple[int, int]]:
 
 
 def chunk_rows(path: str | Path, chunk: int, n_chunks: int) -> tuple[int, int]:
-    """Row range ``[start, stop)`` of chunk ``chunk`` of ``n_chunks`` of a split file."""
+    """Row range ``[start, stop)`` of chunk ``chunk`` of ``n_chunks`` of a split file.
+
+    More chunks than events is an error (config key ``efp.n_chunks``): it
+    would only make jobs with nothing to do.
+    """
     if not 0 <= chunk < n_chunks:
         raise ValueError(f"chunk {chunk} out of range for n_chunks={n_chunks}")
-    return iter_chunks(count_rows(path), n_chunks)[chunk]
+    n_rows = count_rows(path)
+    if n_chunks > n_rows:
+        raise ValueError(
+            f"{path}: {n_rows} events cannot fill {n_chunks} chunks "
+            f"(config key 'efp.n_chunks' is larger than the data; use at most {n_rows})"
+        )
+    return iter_chunks(n_rows, n_chunks)[chunk]
 
 
 def _write(table: pa.Table, path: str | Path, compression: str | None) -> None:
