@@ -5,10 +5,11 @@ from _workflow import setup
 log = setup(snakemake)  # noqa: F821
 
 from leptonid.atomic import atomic_output  # noqa: E402
-from leptonid.contract import DataContractError, check_file, inventory_markdown  # noqa: E402
+from leptonid.contract import DataContractError, check_inputs, inventory_markdown  # noqa: E402
 
-files = [snakemake.input.data] + ([snakemake.input.unscaled] if "unscaled" in snakemake.input.keys() else [])  # noqa: F821
-problems = [p for path in files for p in check_file(path)[0]]
+unscaled = snakemake.input.unscaled if "unscaled" in snakemake.input.keys() else None  # noqa: F821
+files = [snakemake.input.data] + ([unscaled] if unscaled else [])  # noqa: F821
+problems = check_inputs(snakemake.input.data, unscaled)  # noqa: F821
 for problem in problems:
     log.error("%s", problem)
 if problems:

@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from runner import REPO, run_workflow, snakemake_bin
+from bad_inputs import reverse_events
+from runner import REPO, output_mtimes, run_workflow, snakemake_bin
 from leptonid.io import load_split, read_metadata
 
 pytestmark = pytest.mark.workflow
@@ -29,6 +30,17 @@ def test_split_and_validate_on_a_file(tiny_pair: tuple[Path, Path], tmp_path: Pa
     # a second run has nothing to do
     dry = run_workflow(work, config, targets=TARGETS, extra=["-n"])
     assert "Nothing to be done" in dry.stdout + dry.stderr
+    # a bad input in a directory that holds this run (tests/bad_inputs.py): the unscaled file's events
+    # reversed. validate_data fails naming the file and dataset and leaves no inventory; split does not
+    # run, so the earlier Feather files are untouched.
+    prep_before = output_mtimes(work, "results/prep")
+    reverse_events(unscaled)
+    proc = run_workflow(work, config, targets=TARGETS, check=False)
+    assert proc.returncode != 0
+    assert f"{unscaled}: y/test: 12 labels differ from {scaled}, first at row 1" in proc.stdout + proc.stderr
+    assert f"{unscaled}: y/test: 12 labels differ" in (work / "logs/validate_data.log").read_text()
+    assert not (work / "results/data/inventory.md").exists()
+    assert output_mtimes(work, "results/prep") == prep_before and len(prep_before) == 3
 
 
 def test_bad_data_fails_naming_file_and_dataset(tiny_h5: Path, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from leptonid.contract import check_file, inventory_markdown
+from leptonid.contract import check_inputs, inventory_markdown
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,18 +17,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect.add_argument("file")
     validate = sub.add_parser("validate", help="exit 0 if FILE honours the data contract, 1 with its problems if not")
     validate.add_argument("file")
+    validate.add_argument("--unscaled", metavar="FILE", help="also check FILE as the unscaled twin of FILE (same events)")
     args = parser.parse_args(argv)
 
     if args.command == "inspect":
         print(inventory_markdown(args.file))
         return 0
-    problems, _ = check_file(args.file)
+    problems = check_inputs(args.file, args.unscaled)
     if problems:
         print(f"{args.file}: {len(problems)} problem(s) with the data contract:", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    print(f"{args.file}: honours the data contract")
+    if args.unscaled is None:
+        print(f"{args.file}: honours the data contract")
+    else:
+        print(f"{args.file} and {args.unscaled}: honour the data contract and hold the same events")
     return 0
 
 

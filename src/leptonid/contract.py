@@ -14,6 +14,7 @@ takes bounded memory.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -25,6 +26,24 @@ from leptonid.layout import FEATURE_GROUPS, FEATURE_SHAPES, HL_FEATURES, LABEL_G
 
 #: Bytes of one chunk read while checking values.
 CHUNK_BYTES = 64 * 2**20
+
+#: Other layouts users may have, recognised by their top-level keys, with what to do instead.
+KNOWN_LAYOUTS: tuple[tuple[frozenset[str], str], ...] = (
+    (
+        frozenset({"ee", "efpe"}),
+        "this looks like the authors' internal raw file (ee, ee_mass, efpe, efph, ...), not their published "
+        "data.h5; use data.h5 from http://mlphysics.ics.uci.edu/data/2020_electron/",
+    ),
+    (
+        frozenset({"train", "valid", "test"}),
+        "this looks like the authors' efps.h5 (groups per split), not data.h5",
+    ),
+    (
+        frozenset({"images_bg", "images_signal"}),
+        "this looks like the authors' muon data (images_bg, images_signal, ...), not the electron data.h5",
+    ),
+)
+EXPECTED_GROUPS: tuple[str, ...] = (*FEATURE_GROUPS, LABEL_GROUP)
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,28 @@ def _is_float(dtype: np.dtype) -> bool:
     return np.issubdtype(dtype, np.floating)
 
 
+def _listing(keys: object) -> str:
+    names = sorted(str(k) for k in keys)  # type: ignore[attr-defined]
+    return ", ".join(names) if names else "nothing"
+
+
+def layout_problem(file: str, f: h5py.Group) -> Problem | None:
+    """One problem listing the top-level keys found and those expected, when any expected group is missing."""
+    found = set(f.keys())
+    missing = [g for g in EXPECTED_GROUPS if g not in found]
+    if not missing:
+        return None
+    message = (
+        f"missing group(s) {', '.join(missing)}: found top-level keys {_listing(found)}; "
+        f"expected {', '.join(EXPECTED_GROUPS)} (the layout of the authors' data.h5)"
+    )
+    for keys, hint in KNOWN_LAYOUTS:
+        if keys <= found:
+            message += f"; {hint}"
+            break
+    return Problem(file, "/", message)
+
+
 def _check_dataset_meta(
     file: str, f: h5py.File, group: str, split: str
 ) -> tuple[list[Problem], h5py.Dataset | None]:
@@ -82,7 +123,8 @@ def _check_dataset_meta(
     name = f"{group}/{split}"
     obj = f.get(name)
     if obj is None:
-        return [Problem(file, name, "missing dataset")], None
+        found = _listing(f[group].keys()) if isinstance(f[group], h5py.Group) else "(not a group)"
+        return [Problem(file, name, f"missing dataset: {group} holds {found}; expected {', '.join(SPLITS)}")], None
     if not isinstance(obj, h5py.Dataset):
         return [Problem(file, name, "is a group, expected a dataset")], None
     problems = []
@@ -107,7 +149,12 @@ def _check_values(file: str, group: str, split: str, ds: h5py.Dataset, stats: Sp
     n_bad = 0
     first_bad = None
     for rows in row_chunks(ds):
-        block = ds[rows]
+        try:
+            block = ds[rows]
+        except (OSError, ValueError, TypeError) as err:
+            return [Problem(file, name, f"cannot read rows {rows.start}-{rows.stop - 1} ({err}); corrupt file?")]
+        if block.dtype.kind not in "biuf":
+            return [Problem(file, name, f"dtype {block.dtype}, expected numbers")]
         if group == LABEL_GROUP:
             values = block.astype(np.float64)
             bad = ~np.isin(values, (0.0, 1.0))
@@ -143,22 +190,26 @@ def check_file(path: str | Path, values: bool = True) -> tuple[list[Problem], di
     """
     file = str(path)
     if not Path(path).is_file():
-        return [Problem(file, "/", "no such file")], {}
+        what = "not a file (a directory)" if Path(path).is_dir() else "no such file"
+        return [Problem(file, "/", what)], {}
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        return [Problem(file, "/", f"not a readable HDF5 file ({err})")], {}
+        return [Problem(file, "/", _open_error(path, err))], {}
     problems: list[Problem] = []
     stats: dict[str, SplitStats] = {}
     with f:
-        for group in (*FEATURE_GROUPS, LABEL_GROUP):
-            if group not in f:
-                problems.append(Problem(file, group, "missing group"))
+        layout = layout_problem(file, f)
+        if layout is not None:  # not the layout of data.h5: the details would only be noise
+            return [layout], {}
+        for group in EXPECTED_GROUPS:
+            if group in f and not isinstance(f[group], h5py.Group):
+                problems.append(Problem(file, group, "is a dataset, expected a group of train, valid, test"))
         for split in SPLITS:
             split_stats = SplitStats()
             datasets: dict[str, h5py.Dataset] = {}
-            for group in (*FEATURE_GROUPS, LABEL_GROUP):
-                if group not in f:
+            for group in EXPECTED_GROUPS:
+                if not isinstance(f.get(group), h5py.Group):
                     continue
                 meta_problems, ds = _check_dataset_meta(file, f, group, split)
                 problems += meta_problems
@@ -180,6 +231,70 @@ def check_file(path: str | Path, values: bool = True) -> tuple[list[Problem], di
                     problems.append(Problem(file, f"y/{split}", f"only one class present: no {missing} events"))
             stats[split] = split_stats
     return problems, stats
+
+
+def _open_error(path: str | Path, err: OSError) -> str:
+    """What is wrong with a file h5py cannot open, in words (a truncated file says how much is missing)."""
+    text = str(err)
+    match = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
+    if match:
+        have, want = int(match.group(1)), int(match.group(2))
+        return (
+            f"truncated HDF5 file: {have} bytes, but its header says {want} "
+            f"({want - have} missing; an interrupted download or copy?)"
+        )
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head != b"\x89HDF\r\n\x1a\n":
+        return f"not an HDF5 file (it starts with {head!r}, not the HDF5 signature)"
+    return f"not a readable HDF5 file ({text})"
+
+
+def check_pair(scaled: str | Path, unscaled: str | Path) -> list[Problem]:
+    """Problems of an unscaled file that does not hold the same events as the scaled one.
+
+    Both files must already honour the contract. Every dataset must have the
+    same shape in both (the same N), and the labels must be equal row by row
+    (another order of the events shows up as different labels).
+    """
+    problems: list[Problem] = []
+    name_a, name_b = str(scaled), str(unscaled)
+    with h5py.File(scaled, "r") as a, h5py.File(unscaled, "r") as b:
+        for split in SPLITS:
+            for group in EXPECTED_GROUPS:
+                da, db = a[f"{group}/{split}"], b[f"{group}/{split}"]
+                if da.shape != db.shape:
+                    problems.append(
+                        Problem(name_b, f"{group}/{split}", f"shape {db.shape} differs from {da.shape} in {name_a}")
+                    )
+            ya, yb = a[f"{LABEL_GROUP}/{split}"], b[f"{LABEL_GROUP}/{split}"]
+            if ya.shape != yb.shape:
+                continue
+            n_diff, first = 0, None
+            for rows in row_chunks(ya):
+                diff = np.flatnonzero(ya[rows].astype(np.float64) != yb[rows].astype(np.float64))
+                if diff.size and first is None:
+                    first = rows.start + int(diff[0])
+                n_diff += int(diff.size)
+            if n_diff:
+                problems.append(
+                    Problem(
+                        name_b,
+                        f"{LABEL_GROUP}/{split}",
+                        f"{n_diff} labels differ from {name_a}, first at row {first} "
+                        "(not the same events in the same order)",
+                    )
+                )
+    return problems
+
+
+def check_inputs(data: str | Path, unscaled: str | Path | None = None) -> list[Problem]:
+    """Problems of the input files of a run: ``data`` and, if given, its unscaled twin (and the pair)."""
+    problems = check_file(data)[0]
+    if unscaled is not None:
+        unscaled_problems = check_file(unscaled)[0]
+        problems += unscaled_problems or ([] if problems else check_pair(data, unscaled))
+    return problems
 
 
 def validate_file(path: str | Path, values: bool = True) -> dict[str, SplitStats]:
