@@ -21,7 +21,7 @@ rule make_synthetic:
 
 rule download:
     output:
-        config["data"]["download_dir"] + "/{download}.h5",
+        download_path("{download}"),
     log:
         "logs/download/{download}.log",
     benchmark:

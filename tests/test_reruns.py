@@ -15,6 +15,7 @@ A rule that a test needs and the workflow lacks is a failure, not a skip.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import shutil
 import signal
@@ -24,6 +25,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -220,18 +223,74 @@ def test_deleting_one_efp_chunk_rebuilds_only_that_chunk(base: BaseRun, tmp_path
     assert_deleting_one_output_rebuilds_only_it(base.snakefile, work, "efp_chunk", "--notemp", *chunks)
 
 
+SIM_TARGET = "results/simulation/data.h5"
+
+
+@pytest.fixture(scope="module")
+def sim_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny simulation (two chunks per class) run to data.h5 (only; nothing downstream)."""
+    work = tmp_path_factory.mktemp("sim") / "base"
+    write_config(work, tiny_simulation_config())
+    run(snakemake_command(REPO / "Snakefile", work, SIM_TARGET), timeout=RUN_TIMEOUT_S)
+    return work
+
+
+def digests(root: Path, patterns: tuple[str, ...]) -> dict[str, str]:
+    """``{relative path: sha256}`` of the files under ``root`` matching ``patterns``."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for pattern in patterns
+        for p in sorted(root.glob(pattern))
+    }
+
+
 @pytest.mark.slow
-def test_deleting_one_simulation_chunk_rebuilds_only_that_chunk(tmp_path: Path) -> None:
-    """Simulate two chunks per class, delete one, and only it (and the merge) is redone."""
+def test_second_run_in_another_directory_is_byte_identical(base: BaseRun, tmp_path: Path) -> None:
+    """Same config and seed, another directory: byte-identical data, Feather and EFP files, the same CPU scores.
+
+    The second run stops at what these need (the data, the split, the EFPs of
+    one image, one network); the model itself is loaded in Keras's safe mode.
+    """
+    require(base, "train", "efp_gather")
+    work = tmp_path / "again"
+    write_config(work, base.config)
+    feature_set = "hl"
+    assert feature_set in base.config["training"]["feature_sets"]
+    efps = [f"results/efp/et/{split}.feather" for split in ("train",)]
+    predictions = [f"results/predictions/{feature_set}/{split}.feather" for split in ("valid", "test")]
+    run(snakemake_command(base.snakefile, work, *efps, *predictions), timeout=RUN_TIMEOUT_S)
+    patterns = ("results/synthetic/*.h5", "results/prep/*.feather", *efps, *predictions)
+    first, second = digests(base.work, patterns), digests(work, patterns)
+    assert len(first) == 1 + 3 + len(efps) + len(predictions), first
+    assert second == first
+    # the scores themselves (equal bytes imply it; this names the file if not) and the model in safe mode
+    from leptonid.io import load_split
+    from leptonid.models import load_model
+
+    test = load_split(base.work / "results/prep/test.feather", ["hl"])
+    stored = pd.read_feather(work / predictions[-1])
+    model = load_model(work / f"results/models/{feature_set}/model.keras")
+    scores = model.predict({"hl": test["hl"]}, verbose=0).reshape(-1)
+    np.testing.assert_allclose(scores, stored["score"].to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_deleting_one_simulation_chunk_rebuilds_only_that_chunk(sim_base: Path, tmp_path: Path) -> None:
+    """Simulate two chunks per class, delete one, and only it (and the merge) is redone, byte for byte."""
     snakefile = REPO / "Snakefile"
     work = tmp_path / "sim"
-    write_config(work, tiny_simulation_config())
-    target = "results/simulation/data.h5"
-    run(snakemake_command(snakefile, work, target), timeout=RUN_TIMEOUT_S)
+    shutil.copytree(sim_base, work, symlinks=True)  # mtimes and .snakemake/ metadata kept
+    target = SIM_TARGET
     # rule all lists the chunks among its targets (rules/common.smk); do the same here
     chunks = sorted(str(p.relative_to(work)) for p in (work / "results/simulation/chunks").iterdir())
     assert chunks, "no simulation chunks on disk"
     assert_deleting_one_output_rebuilds_only_it(snakefile, work, "simulate_chunk", target, *chunks)
+    # the chunk and the merge were redone in another directory than sim_base's: the same bytes
+    # (with tests/test_simulation.py, which regenerates chunks and merges twice)
+    patterns = ("results/simulation/*.h5", "results/simulation/chunks/*.h5")
+    first, second = digests(sim_base, patterns), digests(work, patterns)
+    assert len(first) == 2 + 4 and "results/simulation/unscaled_data.h5" in first, first
+    assert second == first
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:

@@ -162,7 +162,8 @@ def _check_values(file: str, group: str, split: str, ds: h5py.Dataset, stats: Sp
         else:
             flat = block.reshape(block.shape[0], -1)
             bad = ~np.isfinite(flat).all(axis=1)
-            good = flat[~bad].astype(np.float64)
+            # statistics of the small groups only (a float64 copy of an image chunk would double the peak)
+            good = flat[~bad].astype(np.float64) if group in ("hl", "mass") else flat[:0]
             if group == "hl" and good.size:
                 stats.hl_min = np.minimum(stats.hl_min, good.min(axis=0))
                 stats.hl_max = np.maximum(stats.hl_max, good.max(axis=0))

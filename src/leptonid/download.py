@@ -99,8 +99,12 @@ def _open(url: str, offset: int, timeout: float):  # noqa: ANN202 - an http.clie
         raise DownloadError(f"{url}: cannot reach the server ({reason})") from None
 
 
-def _transfer(url: str, part: Path, timeout: float, progress_every: float, clock: Callable[[], float]) -> None:
-    """Append the rest of ``url`` to ``part`` (all of it when ``part`` is absent); raise if incomplete."""
+def _transfer(url: str, part: Path, timeout: float, progress_every: float, clock: Callable[[], float]) -> str:
+    """Append the rest of ``url`` to ``part`` (all of it when ``part`` is absent); raise if incomplete.
+
+    Returns the SHA-256 of the whole ``part``, hashed while it is written
+    (a resumed transfer hashes the bytes already there first).
+    """
     offset = part.stat().st_size if part.exists() else 0
     response = _open(url, offset, timeout)
     if response is None:
@@ -118,6 +122,11 @@ def _transfer(url: str, part: Path, timeout: float, progress_every: float, clock
         elif offset:
             log.info("%s: server does not resume (HTTP %d); starting again from byte 0", part.name, status)
             offset = 0
+        digest = hashlib.sha256()
+        if offset:
+            with open(part, "rb") as earlier:
+                while chunk := earlier.read(8 * BLOCK_BYTES):
+                    digest.update(chunk)
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
         progress = Progress(part.name.removesuffix(".part"), total, offset, progress_every, clock)
@@ -125,6 +134,7 @@ def _transfer(url: str, part: Path, timeout: float, progress_every: float, clock
             try:
                 while block := response.read(BLOCK_BYTES):
                     out.write(block)
+                    digest.update(block)
                     progress.update(len(block))
             except (OSError, http.client.HTTPException) as err:  # a dropped connection (IncompleteRead, a timeout)
                 log.warning("%s: transfer broken after %d bytes (%s)", part.name, progress.received, err)
@@ -135,14 +145,6 @@ def _transfer(url: str, part: Path, timeout: float, progress_every: float, clock
             f"{url}: truncated transfer: expected {total} bytes, received {received}; "
             f"the partial file {part} is kept and the next attempt resumes it"
         )
-
-
-def sha256_file(path: str | Path, block: int = 8 * BLOCK_BYTES) -> str:
-    """Hex SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -173,13 +175,12 @@ def download(
     log.info("downloading %s to %s", url, dest)
     for attempt in range(1, attempts + 1):
         try:
-            _transfer(url, part, timeout, progress_every, clock)
+            seen = _transfer(url, part, timeout, progress_every, clock)
             break
         except DownloadError as err:
             if attempt == attempts:
                 raise
             log.warning("attempt %d of %d failed: %s; trying again", attempt, attempts, err)
-    seen = sha256_file(part)
     size = part.stat().st_size
     if expected is not None and seen != expected:
         part.unlink()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leptonid.feature_sets import IMAGE_INPUTS
@@ -109,3 +110,15 @@ def build_model(
     optimizer = keras.optimizers.Adam(learning_rate=params.learning_rate, clipnorm=params.clipnorm)
     model.compile(optimizer=optimizer, loss="binary_crossentropy")
     return model
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a ``.keras`` model saved by the workflow, for predictions, in Keras's safe mode.
+
+    ``safe_mode=True`` refuses to deserialise Python code (``Lambda`` layers,
+    arbitrary functions), so a model file from elsewhere cannot run code when
+    it is loaded; the networks built here need none.
+    """
+    import keras
+
+    return keras.saving.load_model(str(path), compile=False, safe_mode=True)
