@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from runner import REPO
 from leptonid.models import ModelParams, build_model, load_model
@@ -55,6 +56,7 @@ def test_the_scan_finds_what_it_forbids() -> None:
     assert all(hits(line) for line in bad) and not any(hits(line) for line in fine)
 
 
+@pytest.mark.slow  # imports Keras (shared with the other model tests in a full run)
 def test_models_are_loaded_in_safe_mode_only(tmp_path: Path) -> None:
     """Every load_model call goes through leptonid.models.load_model, which loads with safe_mode=True."""
     calls = [
