@@ -163,8 +163,7 @@ def draw_image(ax: plt.Axes, values: np.ndarray, image: str, title: str, physica
     else:  # standardised: negative values; a symmetric log scale keeps the sign
         norm = SymLogNorm(linthresh=max(float(np.std(values)) * 1e-2, 1e-6))
         shown, unit = values, "pixel value (standardised, as stored)"
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("white")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
     im = ax.imshow(shown.T, origin="lower", extent=_extent(image), cmap=cmap, norm=norm, aspect="auto",
                    interpolation="nearest")
     ax.set_xlabel(r"$\Delta\eta$")
