@@ -403,7 +403,7 @@ def report_pages():
 def benchmark_files():
     """The benchmark file of every benchmarked job of this run, by rule.
 
-    A rule that gains a ``benchmark:`` should be listed here to appear in the
+    Each benchmarked rule should be listed here to appear in the
     report's runtime figure.
     """
     files = {"split": ["benchmarks/split.tsv"]}
@@ -436,7 +436,7 @@ def benchmark_files():
 
 
 def report_targets():
-    """What rule all asks of the report: its headline, its pages, the data figures."""
+    """The report outputs that the default target asks for: headline, pages, data figures."""
     return [
         "results/report/headline.html",
         "results/report/runtimes.png",
@@ -446,3 +446,17 @@ def report_targets():
             name=["class_balance", "mean_images", "events", "features"],
         ),
     ]
+
+
+def report_page_outputs():
+    """Each page of report_pages() as an output marked for the report, with its caption."""
+    return {
+        name: report(
+            f"results/report/{name}.html",
+            category=category,
+            subcategory=subcategory,
+            caption=f"../report/{name}.rst",
+            labels={"result": title},
+        )
+        for name, (source, title, category, subcategory) in report_pages().items()
+    }

@@ -55,20 +55,6 @@ rule data_figures:
         "../scripts/data_figures.py"
 
 
-def report_page_outputs():
-    """Each page of report_pages() as an output marked for the report, with its caption."""
-    return {
-        name: report(
-            f"results/report/{name}.html",
-            category=category,
-            subcategory=subcategory,
-            caption=f"../report/{name}.rst",
-            labels={"result": title},
-        )
-        for name, (source, title, category, subcategory) in report_pages().items()
-    }
-
-
 rule report:
     input:
         pages=[page[0] for page in report_pages().values()],
@@ -76,10 +62,9 @@ rule report:
         rejection="results/plots/roc_rejection.png",
         prep=list(prep_files().values()),
         benchmarks=[f for files in benchmark_files().values() for f in files],
-        search_summary=(
-            ["results/search/summary.md"] if search_targets() else []
-        ),
+        search_summary=(["results/search/summary.md"] if search_targets() else []),
     output:
+        **report_page_outputs(),
         headline="results/report/headline.html",
         runtimes=report(
             "results/report/runtimes.png",
@@ -88,7 +73,6 @@ rule report:
             labels={"result": "runtime per rule"},
         ),
         runtimes_csv="results/report/runtimes.csv",
-        **report_page_outputs(),
     log:
         "logs/report/report.log",
     conda:

@@ -151,13 +151,18 @@ def _extent(image: str) -> list[float]:
     return [eta[0] - deta / 2, eta[-1] + deta / 2, phi[0] - dphi / 2, phi[-1] + dphi / 2]
 
 
-def draw_image(ax: plt.Axes, values: np.ndarray, image: str, title: str, physical: bool = True) -> None:
-    """One calorimeter image, eta across and phi up, log colour scale (GeV when ``physical``)."""
+def draw_image(ax: plt.Axes, values: np.ndarray, image: str, title: str, physical: bool = True,
+               vmax: float | None = None) -> None:
+    """One calorimeter image, eta across and phi up, log colour scale (GeV when ``physical``).
+
+    ``vmax`` fixes the top of the colour scale (to compare images on one scale); it spans 4 decades.
+    """
     values = np.asarray(values, dtype=np.float64)
     positive = values[values > 0]
     if physical or values.min() >= 0:
-        vmax = float(positive.max()) if positive.size else 1.0
-        norm = LogNorm(vmin=max(vmax * 1e-4, float(positive.min()) if positive.size else 1e-4), vmax=vmax)
+        top = vmax if vmax is not None else (float(positive.max()) if positive.size else 1.0)
+        low = top * 1e-4 if vmax is not None else max(top * 1e-4, float(positive.min()) if positive.size else 1e-4)
+        norm = LogNorm(vmin=low, vmax=top)
         shown = np.where(values > 0, values, np.nan)
         unit = r"$E_T$ per pixel [GeV]" if physical else "pixel value (as stored)"
     else:  # standardised: negative values; a symmetric log scale keeps the sign
@@ -230,10 +235,13 @@ def plot_means(means: dict[int, dict[str, np.ndarray | int]], paths: Sequence[Pa
     """Mean ECal and HCal image of each class: electrons above, jets below."""
     with hep_style():
         fig, axes = plt.subplots(2, 2, figsize=(10, 8.4))
+        # one colour scale per calorimeter for both classes, so that they compare at a glance
+        top = {image: max(float(np.max(means[c][image])) for c in (0, 1)) for image in ("et", "ht")}
         for row, c in enumerate((1, 0)):
             for col, image in enumerate(("et", "ht")):
                 draw_image(axes[row, col], means[c][image], image,
-                           f"mean {IMAGE_TITLES[image]}, {CLASS_NAMES[c]} ({means[c]['n']} events)", physical)
+                           f"mean {IMAGE_TITLES[image]}, {CLASS_NAMES[c]} ({means[c]['n']} events)", physical,
+                           vmax=top[image] if top[image] > 0 else None)
                 axes[row, col].title.set_color(CLASS_COLOURS[c])
         if title:
             fig.suptitle(title, fontsize="medium")
