@@ -107,7 +107,7 @@ def gap_sentence(table: pd.DataFrame) -> str:
     )
     return (
         f"CNN on both images (<code>{CNN}</code>) minus the 7 HL features (<code>{HL}</code>): "
-        f"<b>{ours:+.4f}</b> AUC in this run, {PAPER_CNN - PAPER_HL:+.4f} in the paper ({PAPER_CNN} - {PAPER_HL}): "
+        f"<b>{ours:+.4f}</b> AUC in this run, {PAPER_CNN - PAPER_HL:+.4f} in the paper ({PAPER_CNN:.4f} - {PAPER_HL:.4f}): "
         f"{verdict}."
     )
 
@@ -191,8 +191,8 @@ def headline_html(
         '<div class="leptonid-headline">',
         "<h2>This run</h2>",
         f"<p>Data source <code>{html.escape(data_source)}</code>: {sizes} events "
-        f"(electrons and jets). The benchmarked jobs took {wall / 60:.1f} min of wall time "
-        f"({cpu / 60:.1f} CPU min) in all; <i>7. Workflow</i> has them per rule.</p>",
+        f"(electrons and jets). The benchmarked jobs took {wall / 60:.1f} min of wall time summed over jobs "
+        f"({cpu / 60:.1f} CPU min); <i>7. Workflow</i> has them per rule.</p>",
         "<h2>Headline: test AUC per network, beside the paper's</h2>",
         auc_table_html(table),
     ]
