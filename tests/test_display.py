@@ -29,6 +29,7 @@ def test_show_one_event_draws_and_prints_its_values(tiny_h5: Path, tmp_path: Pat
     for name, value in zip(HL_FEATURES, hl):
         assert f"{name:<14s} = {value:10.4g}" in printed
     assert "mass" in printed
+    assert "(standardised values, as stored)" in printed  # the synthetic file's HL values go below 0: no units
 
 
 def test_show_mean_images(tiny_h5: Path, tmp_path: Path, capsys) -> None:

@@ -31,7 +31,7 @@ def _show(args: argparse.Namespace) -> int:
         display.plot_event(event, [png])
         print(f"{args.file}: {args.split} event {event.index}, label y = {event.label} "
               f"({display.CLASS_NAME[event.label]})")
-        for line in display.feature_lines(event.features, event.physical):
+        for line in display.feature_lines(event.features, event.features_physical):
             print(f"  {line}")
     print(f"wrote {png}")
     return 0

@@ -44,7 +44,8 @@ class Event:
     ht: np.ndarray
     features: dict[str, float]
     label: int
-    physical: bool  # values in physical units (GeV), not standardised
+    physical: bool  # images in physical units (GeV), not standardised
+    features_physical: bool = True  # the 7 HL features and the mass in physical units
 
 
 def _unscale(group: h5py.Group, values: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -87,10 +88,21 @@ def read_event(path: PathLike, split: str, index: int) -> Event:
         hl, ok_hl = _unscale(f["hl"], np.asarray(_dataset(f, path, f"hl/{split}")[index], dtype=np.float64).ravel())
         mass, ok_m = _unscale(f["mass"], np.asarray(_dataset(f, path, f"mass/{split}")[index], dtype=np.float64).ravel())
         label = int(round(float(_dataset(f, path, f"y/{split}")[index])))
+        features_physical = (ok_hl and ok_m) or _features_look_physical(f, split)
     features = {name: float(v) for name, v in zip(layout.HL_FEATURES, hl, strict=True)}
     features["mass"] = float(mass[0])
-    physical = all(phys) and ok_hl and ok_m or _looks_physical(images)
-    return Event(str(path), split, index, images["et"], images["ht"], features, label, physical)
+    physical = all(phys) or _looks_physical(images)
+    return Event(str(path), split, index, images["et"], images["ht"], features, label, physical, features_physical)
+
+
+def _features_look_physical(f: h5py.File, split: str, rows: int = 4096) -> bool:
+    """HL features and mass in physical units are never negative (ratios, widths, GeV); standardised ones are.
+
+    Judged on the first ``rows`` events of the split, so that one event's values do not decide it.
+    """
+    hl = np.asarray(f[f"hl/{split}"][:rows], dtype=np.float64)
+    mass = np.asarray(f[f"mass/{split}"][:rows], dtype=np.float64)
+    return bool(np.nanmin(hl, initial=0.0) >= 0 and np.nanmin(mass, initial=0.0) >= 0)
 
 
 def _looks_physical(images: dict[str, np.ndarray]) -> bool:
@@ -192,7 +204,7 @@ def _text_panel(ax: plt.Axes, event: Event) -> None:
     ax.axis("off")
     ax.text(0.0, 1.0, f"label y = {event.label}: {CLASS_NAME[event.label]}", transform=ax.transAxes, va="top",
             color=CLASS_COLOURS[event.label], fontsize="large", fontweight="bold")
-    ax.text(0.0, 0.86, "\n".join(feature_lines(event.features, event.physical)), transform=ax.transAxes,
+    ax.text(0.0, 0.86, "\n".join(feature_lines(event.features, event.features_physical)), transform=ax.transAxes,
             va="top", family="monospace", fontsize="small")
 
 
