@@ -7,7 +7,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 
 from leptonid import display
 from leptonid.cli import main

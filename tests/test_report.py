@@ -47,7 +47,9 @@ def test_headline_has_the_table_the_gap_the_search_and_the_figure(tmp_path: Path
     png = tmp_path / "rejection.png"
     plot_rejection({"hl": (y, rng.normal(y, 1.0))}, [png])
     summary = tmp_path / "summary.md"
-    summary.write_text("## Guided EFP search\n\nHL 0.9500 -> HL + 2 EFPs 0.9700, CNN 0.9800: 67% of the gap.\n\n- more\n")
+    summary.write_text(
+        "## Guided EFP search\n\nHL 0.9500 -> HL + 2 EFPs 0.9700, CNN 0.9800: 67% of the gap.\n\n- more\n"
+    )
     totals = benchmark_totals({"train": [write_benchmark(tmp_path / "b/train.tsv", 120.0, 800.0)]})
     text = headline_html(
         data_source="simulate", events={"train": 700, "valid": 150, "test": 150}, auc_csv=auc_csv,

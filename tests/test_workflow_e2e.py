@@ -84,7 +84,8 @@ def test_default_pipeline_end_to_end(e2e_run: Path) -> None:
     # the report's pieces: the headline quotes the AUC table and the search summary; every page and data figure
     headline = (results / "report/headline.html").read_text()
     auc = pd.read_csv(results / "tables/auc.csv")
-    assert all(f"{a:.4f} ({lo:.4f}-{hi:.4f})" in headline for a, lo, hi in auc[["auc", "auc_ci_low", "auc_ci_high"]].values)
+    for a, lo, hi in auc[["auc", "auc_ci_low", "auc_ci_high"]].values:
+        assert f"{a:.4f} ({lo:.4f}-{hi:.4f})" in headline
     first_line = summary.split("\n\n")[1].split("\n")[0]
     assert first_line.split(":")[0].replace(">", "&gt;") in headline
     for page in ("inventory", "validation", "dedupe", "auc", "search_summary", "search_passes"):
@@ -138,7 +139,7 @@ def test_html_report_in_a_browser(e2e_run: Path) -> None:
     with Browser(chromium, width=1400, height=2400) as page:
         page.open(report)
         # the landing page: the headline's AUC table, with this run's numbers
-        table = page.wait_until("document.querySelector('.auc-table') && document.querySelector('.auc-table').innerText")
+        table = page.wait_until("document.querySelector('.auc-table')?.innerText")
         for row in auc.itertuples():
             assert row.feature_set in table and f"{row.auc:.4f}" in table, table
         assert "0.9720" in table  # the paper's CNN beside ours

@@ -26,7 +26,14 @@ from matplotlib.colors import LogNorm, SymLogNorm  # noqa: E402
 
 from leptonid import layout  # noqa: E402
 from leptonid.plots import save_figure  # noqa: E402
-from leptonid.style import CLASS_COLOURS, CLASS_NAME, CLASS_NAMES, FEATURE_LABELS, FEATURE_UNITS, hep_style  # noqa: E402
+from leptonid.style import (  # noqa: E402
+    CLASS_COLOURS,
+    CLASS_NAME,
+    CLASS_NAMES,
+    FEATURE_LABELS,
+    FEATURE_UNITS,
+    hep_style,
+)
 
 PathLike = str | os.PathLike[str]
 FEATURES: tuple[str, ...] = (*layout.HL_FEATURES, "mass")
@@ -86,7 +93,8 @@ def read_event(path: PathLike, split: str, index: int) -> Event:
             images[image], ok = _unscale(f[image], values)
             phys.append(ok)
         hl, ok_hl = _unscale(f["hl"], np.asarray(_dataset(f, path, f"hl/{split}")[index], dtype=np.float64).ravel())
-        mass, ok_m = _unscale(f["mass"], np.asarray(_dataset(f, path, f"mass/{split}")[index], dtype=np.float64).ravel())
+        mass = np.asarray(_dataset(f, path, f"mass/{split}")[index], dtype=np.float64).ravel()
+        mass, ok_m = _unscale(f["mass"], mass)
         label = int(round(float(_dataset(f, path, f"y/{split}")[index])))
         features_physical = (ok_hl and ok_m) or _features_look_physical(f, split)
     features = {name: float(v) for name, v in zip(layout.HL_FEATURES, hl, strict=True)}
@@ -138,7 +146,10 @@ def class_means(path: PathLike, split: str, chunk: int = 4096) -> dict[int, dict
 def read_labels(path: PathLike) -> dict[str, np.ndarray]:
     """The labels of every split."""
     with h5py.File(path, "r") as f:
-        return {s: np.rint(np.asarray(_dataset(f, path, f"y/{s}")[...], dtype=np.float64)).astype(int) for s in layout.SPLITS}
+        return {
+            s: np.rint(np.asarray(_dataset(f, path, f"y/{s}")[...], dtype=np.float64)).astype(int)
+            for s in layout.SPLITS
+        }
 
 
 def read_features(path: PathLike, split: str) -> tuple[dict[str, np.ndarray], np.ndarray, bool]:

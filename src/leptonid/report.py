@@ -67,7 +67,7 @@ def _num(value: object, fmt: str = ".4f") -> str:
 
 
 def auc_table_html(table: pd.DataFrame) -> str:
-    """The AUC table (``results/tables/auc.csv``) as HTML: ours with its interval beside the authors' and the tutorial's."""
+    """The AUC table (``results/tables/auc.csv``) as HTML: ours with its interval beside the published ones."""
     head = (
         "<tr><th>feature set</th><th>network</th><th>our test AUC (95% interval)</th>"
         "<th>paper (authors)</th><th>tutorial</th></tr>"
@@ -107,7 +107,8 @@ def gap_sentence(table: pd.DataFrame) -> str:
     )
     return (
         f"CNN on both images (<code>{CNN}</code>) minus the 7 HL features (<code>{HL}</code>): "
-        f"<b>{ours:+.4f}</b> AUC in this run, {PAPER_CNN - PAPER_HL:+.4f} in the paper ({PAPER_CNN:.4f} - {PAPER_HL:.4f}): "
+        f"<b>{ours:+.4f}</b> AUC in this run, {PAPER_CNN - PAPER_HL:+.4f} in the paper "
+        f"({PAPER_CNN:.4f} - {PAPER_HL:.4f}): "
         f"{verdict}."
     )
 
