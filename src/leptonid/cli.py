@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -66,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inspect":
             print(inventory_markdown(args.file))
             return 0
+    except BrokenPipeError:  # output piped into e.g. head, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, ValueError, KeyError) as exc:
         print(f"leptonid {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ CLASS_COLOURS: dict[int, str] = {1: "#3f90da", 0: "#bd1f01"}
 #: Name of each class, by label value.
 CLASS_NAMES: dict[int, str] = {1: "electrons", 0: "jets (fakes)"}
 #: The same, for one event.
-CLASS_NAME: dict[int, str] = {1: "electron", 0: "jet (a fake)"}
+CLASS_NAME: dict[int, str] = {1: "electron", 0: "jet faking an electron"}
 
 #: One colour per feature set (Petroff's 10-colour palette, colour-blind safe).
 FEATURE_SET_COLOURS: dict[str, str] = {
