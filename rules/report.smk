@@ -87,5 +87,6 @@ rule report:
             rule for rule, files in benchmark_files().items() for _ in files
         ],
         data_source=config["data"]["source"],
+        data_path=data_files()["data"],
     script:
         "../scripts/report.py"

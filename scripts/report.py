@@ -38,6 +38,7 @@ plot_runtimes(totals, [out.runtimes])
 events = {Path(p).stem: count_rows(p) for p in inp.prep}
 text = headline_html(
     data_source=sm.params.data_source,
+    data_path=sm.params.data_path,
     events=events,
     auc_csv=inp.auc,
     rejection_png=inp.rejection,

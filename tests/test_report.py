@@ -53,9 +53,10 @@ def test_headline_has_the_table_the_gap_the_search_and_the_figure(tmp_path: Path
     totals = benchmark_totals({"train": [write_benchmark(tmp_path / "b/train.tsv", 120.0, 800.0)]})
     text = headline_html(
         data_source="simulate", events={"train": 700, "valid": 150, "test": 150}, auc_csv=auc_csv,
+        data_path="results/simulation/data.h5",
         rejection_png=png, totals=totals, search_summary_md=summary,
     )
-    assert "700 train, 150 valid, 150 test events" in text
+    assert "(<code>results/simulation/data.h5</code>): 700 train, 150 valid, 150 test events" in text
     assert "2.0 min of wall time" in text
     assert 'class="auc-table"' in text and "0.9800 (0.9700-0.9900)" in text and "0.9720" in text
     assert "COLLAPSED" in text  # the dead HCal network is marked

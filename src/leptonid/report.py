@@ -175,6 +175,7 @@ def headline_html(
     *,
     data_source: str,
     events: Mapping[str, int],
+    data_path: str = "",
     auc_csv: PathLike,
     rejection_png: PathLike,
     totals: pd.DataFrame,
@@ -191,7 +192,9 @@ def headline_html(
         " .auc-table td.num { text-align: right; }</style>",
         '<div class="leptonid-headline">',
         "<h2>This run</h2>",
-        f"<p>Data source <code>{html.escape(data_source)}</code>: {sizes} events "
+        f"<p>Data source <code>{html.escape(data_source)}</code>"
+        + (f" (<code>{html.escape(data_path)}</code>)" if data_path else "")
+        + f": {sizes} events "
         f"(electrons and jets). The benchmarked jobs took {wall / 60:.1f} min of wall time summed over jobs "
         f"({cpu / 60:.1f} CPU min); <i>7. Workflow</i> has them per rule.</p>",
         "<h2>Headline: test AUC per network, beside the paper's</h2>",
