@@ -2,6 +2,8 @@
 # Set up leptonid on a fresh machine and run it.
 #
 #   ./bootstrap.sh workflow [snakemake args...]  create .venv, then run the whole workflow
+#   ./bootstrap.sh report [snakemake args...]    create .venv, bring the workflow's results up to date,
+#                                                then write results/report.html (one self-contained file)
 #   ./bootstrap.sh test [pytest args...]         create .venv, then run the test suite
 #   ./bootstrap.sh install                       only create/update .venv
 #
@@ -47,12 +49,18 @@ case "$cmd" in
         install
         exec "$VENV/bin/snakemake" --cores all "$@"
         ;;
+    report)
+        install
+        # the report needs every result: run what is missing or out of date first
+        "$VENV/bin/snakemake" --cores all "$@"
+        exec "$VENV/bin/snakemake" --report results/report.html "$@"
+        ;;
     test)
         install
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     *)
-        echo "usage: $0 {workflow|test|install} [args...]" >&2
+        echo "usage: $0 {workflow|report|test|install} [args...]" >&2
         exit 2
         ;;
 esac

@@ -138,7 +138,7 @@ def all_targets():
     targets += ["results/efp/unique.csv", "results/efp/gallery.pdf"]
     targets += evaluation_targets()
     targets += search_targets()
-    targets.append("results/report.md")
+    targets += report_targets()
     return targets
 
 
@@ -401,29 +401,95 @@ def evaluation_targets():
 # --- used by rules/report.smk ---
 
 
-def report_sections():
-    """Markdown files shown in the report, by heading."""
-    sections = {"Input data": "results/data/inventory.md"}
+def report_pages():
+    """The run's Markdown and CSV files shown as pages of the HTML report.
+
+    ``{name: (source file, title, category, subcategory)}``; the report rule writes
+    ``results/report/{name}.html`` and ``report/{name}.rst`` is its caption.
+    """
+    pages = {"inventory": ("results/data/inventory.md", "input file", "1. Data", None)}
     if config["data"]["source"] == "simulate":
-        sections["Simulation"] = "results/simulation/validation.md"
-    sections["EFP de-duplication"] = "results/efp/dedupe.md"
-    sections["AUC per feature set"] = "results/tables/auc.md"
+        pages["validation"] = (
+            "results/simulation/validation.md",
+            "validation",
+            "2. Simulation",
+            None,
+        )
+    pages["dedupe"] = ("results/efp/dedupe.md", "de-duplication", "3. EFPs", None)
+    pages["auc"] = ("results/tables/auc.md", "AUC table", "4. Models", "performance")
     if search_targets():
-        sections["Guided EFP search"] = "results/search/summary.md"
-    return sections
+        pages["search_summary"] = (
+            "results/search/summary.md",
+            "summary",
+            "5. Guided search",
+            None,
+        )
+        pages["search_passes"] = (
+            "results/search/passes.csv",
+            "passes",
+            "5. Guided search",
+            None,
+        )
+    return pages
 
 
-def report_figures():
-    """Figures linked from the report, by caption."""
-    return {
-        "Background rejection vs signal efficiency": "results/plots/roc_rejection.png",
-        "ROC curves": "results/plots/roc.png",
-        "EFP graphs kept": "results/efp/gallery.png",
-        **(
-            {
-                "Guided EFP search: AUC and ADO per added EFP": "results/search/search.png"
-            }
-            if search_targets()
-            else {}
+def benchmark_files():
+    """The benchmark file of every benchmarked job of this run, by rule.
+
+    Each benchmarked rule should be listed here to appear in the
+    report's runtime figure.
+    """
+    files = {"split": ["benchmarks/split.tsv"]}
+    if config["data"]["source"] == "simulate":
+        files["simulate_chunk"] = expand(
+            "benchmarks/simulation/chunk_{cls}_{chunk}.tsv",
+            cls=SIM_CLASSES,
+            chunk=range(config["simulation"]["n_chunks"]),
+        )
+        files["merge_simulation"] = ["benchmarks/simulation/merge.tsv"]
+    chunks = range(config["efp"]["n_chunks"])
+    pattern = "benchmarks/efp_chunk/{image}_{split}_{chunk}.tsv"
+    files["efp_chunk"] = expand(
+        pattern, image=config["efp"]["images"], split="train", chunk=chunks
+    )
+    if search_targets():  # valid and test EFPs are computed for the search only
+        files["efp_chunk"] += expand(
+            pattern,
+            image=config["search"]["images"],
+            split=["valid", "test"],
+            chunk=chunks,
+        )
+    files["efp_dedupe"] = ["benchmarks/efp_dedupe.tsv"]
+    files["train"] = expand(
+        "benchmarks/train/{fs}.tsv", fs=config["training"]["feature_sets"]
+    )
+    if search_targets():
+        files["guided_search"] = ["benchmarks/search/guided_search.tsv"]
+    return files
+
+
+def report_targets():
+    """The report outputs that the default target asks for: headline, pages, data figures."""
+    return [
+        "results/report/headline.html",
+        "results/report/runtimes.png",
+        *expand("results/report/{name}.html", name=report_pages()),
+        *expand(
+            "results/report/data/{name}.png",
+            name=["class_balance", "mean_images", "events", "features"],
         ),
+    ]
+
+
+def report_page_outputs():
+    """Each page of report_pages() as an output marked for the report, with its caption."""
+    return {
+        name: report(
+            f"results/report/{name}.html",
+            category=category,
+            subcategory=subcategory,
+            caption=f"../report/{name}.rst",
+            labels={"result": title},
+        )
+        for name, (source, title, category, subcategory) in report_pages().items()
     }

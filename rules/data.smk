@@ -46,11 +46,7 @@ rule validate_data:
     input:
         unpack(data_files),
     output:
-        report(
-            "results/data/inventory.md",
-            category="Data",
-            caption="../report/inventory.rst",
-        ),
+        "results/data/inventory.md",
     log:
         "logs/validate_data.log",
     conda:

@@ -57,11 +57,7 @@ rule efp_dedupe:
         expand("results/efp/{image}/train.feather", image=config["efp"]["images"]),
     output:
         unique="results/efp/unique.csv",
-        summary=report(
-            "results/efp/dedupe.md",
-            category="EFPs",
-            caption="../report/efp_dedupe.rst",
-        ),
+        summary="results/efp/dedupe.md",
     log:
         "logs/efp_dedupe.log",
     benchmark:
@@ -84,12 +80,13 @@ rule efp_graphs:
         unique="results/efp/unique.csv",
     output:
         graphs=directory("results/efp/graphs"),
-        gallery_pdf=report(
-            "results/efp/gallery.pdf",
-            category="EFPs",
+        gallery_pdf="results/efp/gallery.pdf",
+        gallery_png=report(
+            "results/efp/gallery.png",
+            category="3. EFPs",
             caption="../report/efp_gallery.rst",
+            labels={"result": "graphs of the kept EFPs"},
         ),
-        gallery_png="results/efp/gallery.png",
     log:
         "logs/efp_graphs.log",
     conda:

@@ -10,14 +10,18 @@ rule evaluate:
         metrics="results/metrics/{feature_set}.json",
         training_png=report(
             "results/plots/training/{feature_set}.png",
-            category="Training",
-            labels={"feature set": "{feature_set}", "figure": "loss per epoch"},
+            category="4. Models",
+            subcategory="training curves",
+            caption="../report/training_curve.rst",
+            labels={"feature set": "{feature_set}", "result": "loss per epoch"},
         ),
         training_pdf="results/plots/training/{feature_set}.pdf",
         scores_png=report(
             "results/plots/scores/{feature_set}.png",
-            category="Scores",
-            labels={"feature set": "{feature_set}", "figure": "score per class"},
+            category="4. Models",
+            subcategory="score distributions",
+            caption="../report/scores.rst",
+            labels={"feature set": "{feature_set}", "result": "score per class"},
         ),
         scores_pdf="results/plots/scores/{feature_set}.pdf",
     log:
@@ -41,20 +45,22 @@ rule summarize:
             "results/predictions/{fs}/test.feather", fs=training_feature_sets()
         ),
     output:
-        csv=report(
-            "results/tables/auc.csv", category="Results", labels={"table": "AUC (csv)"}
-        ),
-        markdown=report(
-            "results/tables/auc.md", category="Results", labels={"table": "AUC"}
-        ),
+        csv="results/tables/auc.csv",
+        markdown="results/tables/auc.md",
         rejection_png=report(
             "results/plots/roc_rejection.png",
-            category="Results",
-            labels={"figure": "background rejection vs signal efficiency"},
+            category="4. Models",
+            subcategory="performance",
+            caption="../report/roc_rejection.rst",
+            labels={"result": "background rejection vs signal efficiency"},
         ),
         rejection_pdf="results/plots/roc_rejection.pdf",
         roc_png=report(
-            "results/plots/roc.png", category="Results", labels={"figure": "ROC"}
+            "results/plots/roc.png",
+            category="4. Models",
+            subcategory="performance",
+            caption="../report/roc.rst",
+            labels={"result": "ROC"},
         ),
         roc_pdf="results/plots/roc.pdf",
     log:

@@ -18,12 +18,7 @@ rule guided_search:
     input:
         unpack(search_inputs),
     output:
-        passes=report(
-            "results/search/passes.csv",
-            category="Guided search",
-            caption="../report/search_passes.rst",
-            labels={"table": "passes"},
-        ),
+        passes="results/search/passes.csv",
         record="results/search/search.json",
     log:
         "logs/search/guided_search.log",
@@ -66,17 +61,12 @@ rule search_summary:
     input:
         unpack(search_summary_inputs),
     output:
-        summary=report(
-            "results/search/summary.md",
-            category="Guided search",
-            caption="../report/search_summary.rst",
-            labels={"table": "summary"},
-        ),
+        summary="results/search/summary.md",
         png=report(
             "results/search/search.png",
-            category="Guided search",
+            category="5. Guided search",
             caption="../report/search_figure.rst",
-            labels={"figure": "AUC and ADO per pass"},
+            labels={"result": "AUC and ADO per pass"},
         ),
         pdf="results/search/search.pdf",
     log:

@@ -53,15 +53,13 @@ rule validate_simulation:
         unscaled="results/simulation/unscaled_data.h5",
         summaries=sim_chunks(SIM_CLASSES, "json"),
     output:
-        report=report(
-            "results/simulation/validation.md",
-            category="Data",
-            caption="../report/simulation.rst",
-        ),
+        report="results/simulation/validation.md",
         plots=report(
             directory("results/simulation/plots"),
             patterns=["{name}.png"],
-            category="Data",
+            category="2. Simulation",
+            caption="../report/simulation_plots.rst",
+            labels={"result": "{name}"},
         ),
     log:
         "logs/simulation/validate.log",

@@ -1,5 +1,7 @@
 """Rule train: one network for one feature set -> model, history, valid/test predictions."""
 
+import sys
+
 from _workflow import setup
 
 log = setup(snakemake)  # noqa: F821
@@ -30,4 +32,5 @@ train_feature_set(
         test_predictions=out.test,
         train_predictions=out.train,
     ),
+    verbose=1 if sys.stderr.isatty() else 2,  # Keras' bar on a terminal, one line per epoch in the log
 )

@@ -25,8 +25,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # what a workflow copy needs (the rest of the repository is left out)
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "schemas", "config.yaml", "report", "envs", "profiles", "src")
-# CSV columns that measure the run, not its result
-TIMING_COLUMNS = re.compile(r"second|time|duration|elapsed", re.IGNORECASE)
+# CSV columns that measure the run (time, memory), not its result
+TIMING_COLUMNS = re.compile(r"second|time|duration|elapsed|rss", re.IGNORECASE)
 # files whose bytes legitimately differ between two identical runs
 NOT_COMPARED = (".png", ".pdf", ".svg", ".keras", ".log", ".html", ".zip")
 

@@ -1,14 +1,20 @@
-"""The whole workflow, end to end, on its default data source (the simulation) at a tiny size."""
+"""The whole workflow, end to end, on its default data source (the simulation) at a tiny size,
+and its HTML report opened in a headless browser as a person would."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from runner import run_workflow
+from browser import Browser, find_chromium
+from runner import REPO, run, run_workflow, snakemake_command
 from leptonid.contract import check_file
 from leptonid.io import column_names, count_rows, load_split
 
@@ -23,9 +29,16 @@ TINY = {
 }
 
 
-def test_default_pipeline_end_to_end(tmp_path: Path) -> None:
-    work = tmp_path / "run"
+@pytest.fixture(scope="module")
+def e2e_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of the whole workflow (shared by the tests of this module)."""
+    work = tmp_path_factory.mktemp("e2e") / "run"
     run_workflow(work, TINY)
+    return work
+
+
+def test_default_pipeline_end_to_end(e2e_run: Path) -> None:
+    work = e2e_run
     results = work / "results"
     # simulation in the paper's layout, passing the data contract
     assert check_file(results / "simulation/data.h5")[0] == []
@@ -68,8 +81,102 @@ def test_default_pipeline_end_to_end(tmp_path: Path) -> None:
     assert list(selected.columns[1:]) == record["chosen"]
     for plot in ("roc_rejection", "roc"):
         assert (results / f"plots/{plot}.png").exists() and (results / f"plots/{plot}.pdf").exists()
-    report = (results / "report.md").read_text()
-    assert "## AUC per feature set" in report and "## Simulation" in report and "## Guided EFP search" in report
+    # the report's pieces: the headline quotes the AUC table and the search summary; every page and data figure
+    headline = (results / "report/headline.html").read_text()
+    auc = pd.read_csv(results / "tables/auc.csv")
+    for a, lo, hi in auc[["auc", "auc_ci_low", "auc_ci_high"]].values:
+        assert f"{a:.4f} ({lo:.4f}-{hi:.4f})" in headline
+    first_line = summary.split("\n\n")[1].split("\n")[0]
+    assert first_line.split(":")[0].replace(">", "&gt;") in headline
+    for page in ("inventory", "validation", "dedupe", "auc", "search_summary", "search_passes"):
+        assert "<table>" in (results / f"report/{page}.html").read_text() or page == "search_passes", page
+    assert "<table" in (results / "report/search_passes.html").read_text()
+    for figure in ("class_balance", "mean_images", "events", "features"):
+        assert (results / f"report/data/{figure}.png").stat().st_size > 0
+    runtimes = pd.read_csv(results / "report/runtimes.csv").set_index("rule")
+    assert runtimes.loc["simulate_chunk", "jobs"] == 2 and runtimes.loc["train", "jobs"] == 3
+    assert not (results / "report.md").exists()
+    # progress and summary lines in the long jobs' logs
+    assert "candidates in" in (work / "logs/simulation/chunk_signal_0.log").read_text()
+    assert "it/s" not in (work / "logs/simulation/chunk_signal_0.log").read_text()
+    assert "events/s" in (work / "logs/efp_chunk/et_train_0.log").read_text()
+    assert "ETA at most" in (work / "logs/train/hl.log").read_text()
+    assert "guided search: " in (work / "logs/search/guided_search.log").read_text()
     # a second run has nothing to do
     dry = run_workflow(work, TINY, extra=["-n"])
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def _non_blank(png: bytes) -> float:
+    """Share of pixels that differ from the most common colour (0 for a blank image)."""
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3].reshape(-1, 3)
+    colours, counts = np.unique(np.round(pixels, 2), axis=0, return_counts=True)
+    return 1.0 - counts.max() / counts.sum()
+
+
+CLICK = "(t => { const a = [...document.querySelectorAll('nav a')].find(e => e.innerText.trim() === t);"
+CLICK += " if (!a) return false; a.click(); return true; })"
+
+
+def test_html_report_in_a_browser(e2e_run: Path) -> None:
+    """`snakemake --report` writes one self-contained page that headless Chromium renders offline:
+    the landing page shows the AUC table and the background-rejection figure, and the ROC figure
+    opens from the menu (its pixels are not blank); nothing is fetched from the network."""
+    chromium = find_chromium()
+    if chromium is None:
+        reason = "no chromium on PATH (CI installs it with .ci/install-chromium.sh)"
+        if os.environ.get("LEPTONID_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"LEPTONID_REQUIRE_CHROMIUM=1 but {reason}")
+        pytest.skip(reason)
+    work = e2e_run
+    report = work / "results/report.html"
+    run(snakemake_command(REPO / "Snakefile", work, "--report", str(report)), timeout=300)
+    auc = pd.read_csv(work / "results/tables/auc.csv")
+    shots = Path(os.environ.get("LEPTONID_SCREENSHOTS", work / "screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with Browser(chromium, width=1400, height=2400) as page:
+        page.open(report)
+        # the landing page: the headline's AUC table, with this run's numbers
+        table = page.wait_until("document.querySelector('.auc-table')?.innerText")
+        for row in auc.itertuples():
+            assert row.feature_set in table and f"{row.auc:.4f}" in table, table
+        assert "0.9720" in table  # the paper's CNN beside ours
+        landing = page.screenshot()
+        (shots / "landing.png").write_bytes(landing)
+        box = page.wait_until(
+            "(() => { const i = document.querySelector('img.headline-figure');"
+            " if (!i || !i.complete || i.naturalWidth === 0) return null;"
+            " i.scrollIntoView(); const r = i.getBoundingClientRect();"
+            " return {x: r.x, y: r.y, width: r.width, height: r.height}; })()"
+        )
+        assert box["width"] > 300 and box["height"] > 200, box
+        assert _non_blank(page.screenshot(clip=box)) > 0.05
+        # the menu, as a person clicks it: 4. Models -> performance -> the ROC figure's eye button
+        assert page.evaluate(f"{CLICK}('4. Models')")
+        page.wait_until("[...document.querySelectorAll('nav a')].some(a => a.innerText.trim() === 'performance')")
+        assert page.evaluate(f"{CLICK}('performance')")
+        opened = page.wait_until(
+            "(() => { const row = [...document.querySelectorAll('nav tr')].find(r => r.innerText.includes('ROC')"
+            " && !r.innerText.includes('rejection')); if (!row) return false;"
+            " row.querySelector('a[iconname=eye]').click(); return true; })()"
+        )
+        assert opened
+        time.sleep(0.5)
+        box = page.wait_until(
+            "(() => { const i = [...document.querySelectorAll('img:not(.headline-figure)')]"
+            ".find(i => i.complete && i.naturalWidth > 300);"
+            " if (!i) return null; const r = i.getBoundingClientRect();"
+            " return {x: r.x, y: r.y, width: r.width, height: r.height}; })()"
+        )
+        roc = page.screenshot(clip=box)
+        (shots / "roc.png").write_bytes(roc)
+        assert _non_blank(roc) > 0.05
+        categories = page.evaluate("Object.keys(categories)")
+        assert {"1. Data", "2. Simulation", "3. EFPs", "4. Models", "5. Guided search", "7. Workflow"} <= set(
+            categories
+        ), categories
+        offline = [u for u in page.requested_urls() if not u.startswith(("file:", "data:", "about:", "blob:"))]
+        assert offline == [], f"the report fetched {offline}"
+        assert page.exceptions() == []

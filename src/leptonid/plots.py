@@ -1,5 +1,8 @@
 """Figures: ROC curves (HEP convention and plain), training curves, score distributions.
 
+Colours come from :mod:`leptonid.style` (one per class, one per feature set),
+so a network or a class looks the same in every figure.
+
 Every function draws one figure and saves it to each given path (``.png``
 and/or ``.pdf``), atomically. The Agg backend is used: no display needed.
 """
@@ -20,6 +23,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from leptonid.atomic import atomic_output  # noqa: E402
 from leptonid.metrics import roc_auc, roc_curve  # noqa: E402
+from leptonid.style import CLASS_COLOURS, CLASS_NAMES, feature_set_colour, hep_style  # noqa: E402
 
 SUFFIXES: tuple[str, ...] = (".png", ".pdf")
 
@@ -46,6 +50,7 @@ def _curves(predictions: Mapping[str, tuple[np.ndarray, np.ndarray]]):
         yield name, fpr, tpr, roc_auc(y, score)
 
 
+@hep_style()
 def plot_rejection(
     predictions: Mapping[str, tuple[np.ndarray, np.ndarray]],
     paths: Sequence[str | os.PathLike[str]],
@@ -60,7 +65,7 @@ def plot_rejection(
         keep = fpr > 0
         tag = " [collapsed]" if name in collapsed else ""
         ax.plot(
-            tpr[keep], 1.0 / fpr[keep], ls="--" if tag else "-",
+            tpr[keep], 1.0 / fpr[keep], ls="--" if tag else "-", color=feature_set_colour(name),
             label=f"{(labels or {}).get(name, name)} (AUC {auc:.4f}){tag}",
         )
     ax.set_yscale("log")
@@ -72,6 +77,7 @@ def plot_rejection(
     save_figure(fig, paths)
 
 
+@hep_style()
 def plot_roc(
     predictions: Mapping[str, tuple[np.ndarray, np.ndarray]],
     paths: Sequence[str | os.PathLike[str]],
@@ -83,7 +89,8 @@ def plot_roc(
     fig, ax = plt.subplots(figsize=(5.2, 5.0))
     for name, fpr, tpr, auc in _curves(predictions):
         tag = " [collapsed]" if name in collapsed else ""
-        ax.plot(fpr, tpr, ls="--" if tag else "-", label=f"{(labels or {}).get(name, name)} (AUC {auc:.4f}){tag}")
+        ax.plot(fpr, tpr, ls="--" if tag else "-", color=feature_set_colour(name),
+                label=f"{(labels or {}).get(name, name)} (AUC {auc:.4f}){tag}")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, 1.0)
@@ -94,6 +101,7 @@ def plot_roc(
     save_figure(fig, paths)
 
 
+@hep_style()
 def plot_training(
     history: pd.DataFrame, paths: Sequence[str | os.PathLike[str]], title: str = ""
 ) -> None:
@@ -125,6 +133,7 @@ def plot_training(
     save_figure(fig, paths)
 
 
+@hep_style()
 def plot_scores(
     y: np.ndarray,
     score: np.ndarray,
@@ -139,10 +148,12 @@ def plot_scores(
         raise ValueError(f"labels ({y.size}) and scores ({score.size}) differ in length")
     edges = np.linspace(0.0, 1.0, bins + 1)
     fig, ax = plt.subplots(figsize=(5.2, 4.0))
-    ax.hist(score[y], bins=edges, density=True, histtype="step", lw=1.5, label=f"electrons ({y.sum()})")
-    ax.hist(score[~y], bins=edges, density=True, histtype="step", lw=1.5, label=f"jets ({(~y).sum()})")
+    ax.hist(score[y], bins=edges, density=True, histtype="step", lw=1.5, color=CLASS_COLOURS[1],
+            label=f"{CLASS_NAMES[1]} ({y.sum()})")
+    ax.hist(score[~y], bins=edges, density=True, histtype="step", lw=1.5, color=CLASS_COLOURS[0],
+            label=f"{CLASS_NAMES[0]} ({(~y).sum()})")
     ax.set_yscale("log")
-    ax.set_xlabel("network score")
+    ax.set_xlabel("network score (0 = jet-like, 1 = electron-like)")
     ax.set_ylabel("normalised events")
     ax.set_title(title)
     ax.legend(fontsize="small")

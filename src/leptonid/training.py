@@ -27,6 +27,7 @@ from leptonid.collapse import Collapse, detect_collapse, report_collapse
 from leptonid.feature_sets import SPLIT_INPUTS, inputs_of, is_cnn, needs_efps
 from leptonid.io import load_split
 from leptonid.models import ModelParams
+from leptonid.progress import summary_line
 from leptonid.results import load_efp_features, write_history, write_predictions
 
 log = logging.getLogger(__name__)
@@ -200,17 +201,29 @@ class TrainResult:
     n_parameters: int
 
 
-def _epoch_timer(n_events: int):
-    """A callback logging each epoch's wall time (validation included), training
-    events per second, and the learning rate the epoch used."""
+def _epoch_timer(n_events: int, epochs: int | None = None):
+    """A callback recording each epoch's wall time (validation included), training
+    events per second, and the learning rate the epoch used; with ``epochs`` it
+    also logs the progress with its rate and ETA (an upper bound: early
+    stopping may end sooner)."""
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._first = time.perf_counter()
+
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self._start
+            if epochs:
+                elapsed = time.perf_counter() - self._first
+                log.info(
+                    "epoch %d/%d: %.1f s, %.0f events/s; ETA at most %.0f s (early stopping may end sooner)",
+                    epoch + 1, epochs, seconds, n_events / max(seconds, 1e-9),
+                    elapsed / (epoch + 1) * (epochs - epoch - 1),
+                )
             if logs is not None:
                 logs["seconds"] = seconds
                 logs["events_per_second"] = n_events / seconds if seconds > 0 else math.nan
@@ -252,7 +265,7 @@ def train_model(
     shapes = {name: arr.shape[1:] for name, arr in x_train.items()}
     model = build_model(shapes, config.model_params(), name=feature_set)
     callbacks = [
-        _epoch_timer(len(y_train)),
+        _epoch_timer(len(y_train), config.epochs),
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True
         ),
@@ -279,6 +292,7 @@ def train_model(
         verbose=verbose,
     )
     seconds = time.perf_counter() - start
+    log.info("%s", summary_line(f"training {feature_set}", len(y_train) * len(fit.history["loss"]), seconds))
     history = pd.DataFrame(fit.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     early = callbacks[1]

@@ -24,6 +24,7 @@ from leptonid.efp.engine import EFPCalculator
 from leptonid.efp.graphs import graphs_from_specs
 from leptonid.efp.particles import particles_from_images
 from leptonid.io import UNSCALED_PREFIX, column_names, count_rows, load_split
+from leptonid.progress import progress
 
 __all__ = ["iter_chunks", "chunk_rows", "compute_chunk", "gather_chunks"]
 
@@ -98,7 +99,13 @@ def compute_chunk(
         what = f"selected columns ({plan.n_evaluated} values evaluated in {len(plan.groups)} beta groups)"
     t0 = time.perf_counter()
     z, eta, phi, mask = particles_from_images(data[image], image)
-    values = calc.compute(z, eta, phi, mask) if len(z) else np.empty((0, len(calc.columns)))
+    parts = [np.empty((0, len(calc.columns)))]
+    step = max(16 * batch_size, 1)  # events per progress update (the engine batches within each)
+    with progress(len(z), f"{image} EFPs, rows {start}-{stop}", "events", log) as bar:
+        for i in range(0, len(z), step):
+            parts.append(calc.compute(z[i : i + step], eta[i : i + step], phi[i : i + step], mask[i : i + step]))
+            bar.update(len(parts[-1]))
+    values = np.concatenate(parts)
     dt = time.perf_counter() - t0
     n_part = mask.sum(axis=1)
     log.info("%s: pixels from column %r of %s", image, column, prep_path)

@@ -28,6 +28,7 @@ Keras in tests; :func:`keras_fitter` is the paper's network.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ import pandas as pd
 
 from leptonid.efp.graphs import parse_column
 from leptonid.metrics import bootstrap_auc, roc_auc
+from leptonid.progress import progress
 from leptonid.search.ado import PairSet, ado_on_pairs, disordered_on_grid, exact_ado, sample_grid
 
 __all__ = [
@@ -516,33 +518,35 @@ def run_guided_search(
     scores = fit(0)
     auc, ado_all = record(0, scores, None, math.nan, None)
     stop_reason = f"max_passes ({config.max_passes}) reached"
-    for pass_index in range(1, config.max_passes + 1):
-        if auc >= ref_auc:
-            stop_reason = f"AUC {auc:.4f} reached the reference's {ref_auc:.4f}"
-            break
-        if ado_all >= 1.0:
-            stop_reason = "ADO with the reference reached 1"
-            break
-        pairs = disordered_on_grid(sel.reference, scores, grid_sig, grid_bkg)
-        if len(pairs) == 0:
-            stop_reason = "no disordered pairs left on the grid"
-            break
-        remaining = [c for c in candidates if c not in chosen]
-        if not remaining:
-            stop_reason = "no candidate EFPs left"
-            break
-        ados = _candidate_ados(sel, remaining, pairs, config.ado_threads)
-        best = int(np.argmax(ados))  # first of equal maxima: candidate order is deterministic
-        pick = remaining[best]
-        chosen.append(pick)
-        say(f"pass {pass_index}: {len(pairs)} disordered pairs of {pairs.n_grid}; best {pick.key} ADO {ados[best]:.4f}")
-        scores = fit(pass_index)
-        auc, ado_all = record(pass_index, scores, pick, float(ados[best]), pairs)
-    else:
-        if auc >= ref_auc:
-            stop_reason = f"AUC {auc:.4f} reached the reference's {ref_auc:.4f}"
-        elif ado_all >= 1.0:
-            stop_reason = "ADO with the reference reached 1"
+    with progress(config.max_passes, "guided search", "passes", logging.getLogger(__name__)) as bar:
+        for pass_index in range(1, config.max_passes + 1):
+            if auc >= ref_auc:
+                stop_reason = f"AUC {auc:.4f} reached the reference's {ref_auc:.4f}"
+                break
+            if ado_all >= 1.0:
+                stop_reason = "ADO with the reference reached 1"
+                break
+            pairs = disordered_on_grid(sel.reference, scores, grid_sig, grid_bkg)
+            if len(pairs) == 0:
+                stop_reason = "no disordered pairs left on the grid"
+                break
+            remaining = [c for c in candidates if c not in chosen]
+            if not remaining:
+                stop_reason = "no candidate EFPs left"
+                break
+            ados = _candidate_ados(sel, remaining, pairs, config.ado_threads)
+            best = int(np.argmax(ados))  # first of equal maxima: candidate order is deterministic
+            pick = remaining[best]
+            chosen.append(pick)
+            say(f"pass {pass_index}: {len(pairs)} disordered pairs of {pairs.n_grid}; best {pick.key} ADO {ados[best]:.4f}")
+            scores = fit(pass_index)
+            auc, ado_all = record(pass_index, scores, pick, float(ados[best]), pairs)
+            bar.update(1)
+        else:
+            if auc >= ref_auc:
+                stop_reason = f"AUC {auc:.4f} reached the reference's {ref_auc:.4f}"
+            elif ado_all >= 1.0:
+                stop_reason = "ADO with the reference reached 1"
     say(f"stopped: {stop_reason}")
 
     # final step: the one read of test in the honest protocol

@@ -155,6 +155,7 @@ def plot_search(
     graph_images: Sequence[str | os.PathLike[str]] | Callable[[Any, Mapping[str, Any]], None] | None = None,
     which: str = "test",
     title: str | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> None:
     """The guided-search figure.
 
@@ -165,7 +166,8 @@ def plot_search(
     per-pass ones (``auc``... on the selection split). ``graph_images``:
     one pre-drawn PNG per chosen EFP (in pass order), or a callable
     ``draw(ax, row)`` drawing the graph of pass ``row``; None leaves the
-    graph column out.
+    graph column out. ``colours``: label -> colour (``leptonid.style``'s
+    colour of each network; the curve is labelled "HL + EFPs").
     """
     import matplotlib
 
@@ -189,18 +191,19 @@ def plot_search(
     )
     ax_auc = fig.add_subplot(grid[0, 0])
     ax_ado = fig.add_subplot(grid[1, 0], sharex=ax_auc)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    chosen_colour = (colours or {}).get("HL + EFPs", cycle[0])
     for i, (label, (b_auc, b_low, b_high)) in enumerate(baselines.items()):
-        c = colours[(i + 1) % len(colours)]
+        c = (colours or {}).get(label, cycle[(i + 1) % len(cycle)])
         ax_auc.axhspan(b_low, b_high, color=c, alpha=0.2, lw=0)
         ax_auc.axhline(b_auc, color=c, ls="--", lw=1, label=f"{label} {b_auc:.4f}")
-    ax_auc.errorbar(x, auc, yerr=[auc - low, high - auc], fmt="o-", color=colours[0], capsize=3, label="HL + EFPs")
+    ax_auc.errorbar(x, auc, yerr=[auc - low, high - auc], fmt="o-", color=chosen_colour, capsize=3, label="HL + EFPs")
     ax_auc.set_ylabel(f"AUC ({'test' if which == 'test' else passes['selection_split'].iloc[0]})")
     ax_auc.legend(loc="lower right", fontsize=8)
     ax_auc.grid(alpha=0.3)
     if title:
         ax_auc.set_title(title)
-    ax_ado.plot(x, ado, "s-", color=colours[0])
+    ax_ado.plot(x, ado, "s-", color=chosen_colour)
     ax_ado.set_ylabel("ADO with CNN")
     ax_ado.set_xlabel("number of EFPs added")
     ax_ado.set_xticks(x)

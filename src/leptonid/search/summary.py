@@ -14,6 +14,7 @@ from leptonid.feature_sets import label
 from leptonid.results import read_predictions
 from leptonid.search.files import read_search_record
 from leptonid.search.report import paired_bootstrap_gap, plot_search, write_summary
+from leptonid.style import feature_set_colour
 
 PathLike = str | os.PathLike[str]
 
@@ -82,6 +83,8 @@ def summarize_search(
         graph_images=graph_drawer(graph_sets),
         which="test",
         title=f"Guided EFP search ({record['config']['protocol']} protocol), test split",
+        colours={labels[role]: feature_set_colour(fs) for role, fs in feature_sets.items()}
+        | {"HL + EFPs": feature_set_colour(feature_sets["final"])},
     )
     return write_summary(
         summary_md,

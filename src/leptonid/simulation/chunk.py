@@ -11,6 +11,7 @@ import numpy as np
 
 from leptonid import features
 from leptonid.atomic import atomic_output
+from leptonid.progress import progress
 from leptonid.simulation import calorimeter as calo
 from leptonid.simulation import generator as gen
 from leptonid.simulation.writer import write_chunk
@@ -134,37 +135,25 @@ def simulate_chunk(
         rng = np.random.default_rng(det_seq)
         pythia = gen.make_pythia(gen.pythia_settings(process, pythia_seed(py_seq), cfg.pt_hat_min, cfg.mpi))
         parts: list[dict[str, np.ndarray]] = []
-        t0 = last = time.perf_counter()
+        t0 = time.perf_counter()
         c0 = time.process_time()
-        while st.candidates < target:
-            if st.events > cfg.max_events_per_candidate * target:
-                raise RuntimeError(
-                    f"{process}: only {st.candidates}/{target} candidates after {st.events} events; "
-                    "the selection is too tight for max_events_per_candidate"
-                )
-            particles = gen.generate_batch(pythia, cfg.batch_events)
-            st.events += cfg.batch_events
-            cands, n_pre = candidates_from_batch(particles, process, cfg, rng)
-            st.prefiltered += n_pre
-            if cands:
-                parts.append(cands)
-                st.candidates += cands["et"].shape[0]
-            now = time.perf_counter()
-            if now - last > progress_s or st.candidates >= target:
-                last = now
-                rate = st.candidates / (now - t0)
-                eta_s = (target - min(st.candidates, target)) / rate if rate > 0 else float("inf")
-                log.info(
-                    "%s %s: events %d, candidates %d/%d, %.1f candidates/s, %.0f events/s, ETA %.0f s",
-                    cls,
-                    process,
-                    st.events,
-                    min(st.candidates, target),
-                    target,
-                    rate,
-                    st.events / (now - t0),
-                    eta_s,
-                )
+        with progress(target, f"{cls} {process}", "candidates", log, interval=progress_s) as bar:
+            while st.candidates < target:
+                if st.events > cfg.max_events_per_candidate * target:
+                    raise RuntimeError(
+                        f"{process}: only {st.candidates}/{target} candidates after {st.events} events; "
+                        "the selection is too tight for max_events_per_candidate"
+                    )
+                particles = gen.generate_batch(pythia, cfg.batch_events)
+                st.events += cfg.batch_events
+                cands, n_pre = candidates_from_batch(particles, process, cfg, rng)
+                st.prefiltered += n_pre
+                if cands:
+                    parts.append(cands)
+                    found = cands["et"].shape[0]
+                    bar.update(min(found, target - st.candidates))
+                    st.candidates += found
+                bar.set_postfix_str(f"{st.events} events generated", refresh=False)
         st.seconds = time.perf_counter() - t0
         st.cpu_seconds = time.process_time() - c0
         merged = {k: np.concatenate([p[k] for p in parts])[:target] for k in parts[0]}

@@ -25,6 +25,7 @@ import numpy as np
 
 from leptonid import features, layout
 from leptonid.atomic import atomic_output
+from leptonid.style import CLASS_COLOURS
 
 HL_AUC_RANGE: tuple[float, float] = (0.90, 0.985)
 FEATURE_LABELS = dict(
@@ -125,6 +126,7 @@ def make_plots(
     allv = {g: np.concatenate([splits[s][g] for s in layout.SPLITS]) for g in layout.FEATURE_SHAPES}
     y = allv["y"] > 0.5
     classes = (("electron", y), ("fake", ~y))
+    colours = {"electron": CLASS_COLOURS[1], "fake": CLASS_COLOURS[0]}  # the same in every figure
     names = []
 
     fig, axes = plt.subplots(2, 2, figsize=(9, 8))
@@ -151,7 +153,7 @@ def make_plots(
         lo, hi = np.quantile(v, [0.0, 0.995])
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
         for cl, m in classes:
-            ax.hist(v[m], bins=bins, histtype="step", density=True, label=cl)
+            ax.hist(v[m], bins=bins, histtype="step", density=True, label=cl, color=colours[cl])
         ax.set_xlabel(label)
     axes.flat[0].legend()
     fig.tight_layout()
@@ -163,8 +165,9 @@ def make_plots(
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.linspace(cand_et.min(), cand_et.max(), 50)
     for cl, m in classes:
-        ax.hist(cand_et[m], bins=bins, histtype="step", label=cl)
-    ax.set_xlabel("candidate ET, ECal 7x7 (GeV)")
+        ax.hist(cand_et[m], bins=bins, histtype="step", label=cl, color=colours[cl])
+    ax.set_xlabel("candidate ET, ECal 7x7 [GeV]")
+    ax.set_ylabel("candidates")
     ax.legend()
     fig.tight_layout()
     fig.savefig(plot_dir / "candidate_et.png", dpi=80)
@@ -174,7 +177,8 @@ def make_plots(
     fig, ax = plt.subplots(figsize=(6, 4))
     procs = list(rates)
     ax.bar(procs, [rates[p]["candidates_per_s"] for p in procs])
-    ax.set_ylabel("candidates / s (one core)")
+    ax.set_ylabel("candidates per CPU second")
+    ax.set_xlabel("process")
     ax.set_yscale("log")
     fig.tight_layout()
     fig.savefig(plot_dir / "rates.png", dpi=80)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install Debian's chromium, with which tests/test_workflow_e2e.py opens the HTML
+# report headless (screenshot, AUC table, ROC figure) as a person would.
+# Idempotent; non-interactive; must run as root on Debian 12 (bookworm).
+# Exits 0 when a chromium is already on PATH without touching apt.
+set -euo pipefail
+
+for cmd in chromium chromium-browser google-chrome google-chrome-stable; do
+    if command -v "$cmd" >/dev/null 2>&1; then
+        echo "install-chromium: $cmd already installed ($("$cmd" --version 2>/dev/null || echo unknown version))"
+        exit 0
+    fi
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-chromium: chromium missing and not root; cannot install" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+timeout 600 apt-get update -q
+timeout 900 apt-get install -y -q --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    chromium fonts-dejavu-core
+echo "install-chromium: installed $(chromium --version)"
