@@ -115,7 +115,9 @@ def test_good_file_with_checksum(server: str, tmp_path: Path, caplog: pytest.Log
     assert seen == GOOD_SHA and dest.read_bytes() == BODY
     assert leftovers(tmp_path) == ["data.h5"]
     text = caplog.text
-    assert "data.h5: 1.0 MiB of 1.0 MiB (100.0%)" in text and "/s, ETA" in text
+    # tqdm's bar as log lines (count, rate, ETA), then the summary line
+    assert "data.h5: 100%|" in text and "1.00M/1.00M [" in text and "B/s]" in text
+    assert "data.h5: 1,048,576 B in " in text
     assert f"sha256 {GOOD_SHA} as expected" in text
 
 

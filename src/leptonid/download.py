@@ -21,11 +21,11 @@ import http.client
 import logging
 import os
 import re
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+
+from leptonid.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -57,33 +57,6 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-class Progress:
-    """Log ``received of total (percent), rate, ETA`` at most every ``every`` seconds."""
-
-    def __init__(self, name: str, total: int | None, offset: int, every: float, clock: Callable[[], float]):
-        self.name, self.total, self.offset, self.every, self.clock = name, total, offset, every, clock
-        self.start = self.last = clock()
-        self.received = offset
-
-    def line(self) -> str:
-        elapsed = max(self.clock() - self.start, 1e-9)
-        rate = (self.received - self.offset) / elapsed
-        text = f"{self.name}: {human_bytes(self.received)}"
-        if self.total:
-            text += f" of {human_bytes(self.total)} ({100.0 * self.received / self.total:.1f}%)"
-        text += f", {human_bytes(rate)}/s"
-        if self.total and rate > 0:
-            text += f", ETA {max(0.0, (self.total - self.received) / rate):.0f} s"
-        return text
-
-    def update(self, n: int) -> None:
-        self.received += n
-        now = self.clock()
-        if now - self.last >= self.every:
-            self.last = now
-            log.info("%s", self.line())
-
-
 def _open(url: str, offset: int, timeout: float):  # noqa: ANN202 - an http.client.HTTPResponse
     request = urllib.request.Request(url, headers={"User-Agent": "leptonid-download"})
     if offset:
@@ -99,7 +72,7 @@ def _open(url: str, offset: int, timeout: float):  # noqa: ANN202 - an http.clie
         raise DownloadError(f"{url}: cannot reach the server ({reason})") from None
 
 
-def _transfer(url: str, part: Path, timeout: float, progress_every: float, clock: Callable[[], float]) -> str:
+def _transfer(url: str, part: Path, timeout: float, progress_every: float) -> str:
     """Append the rest of ``url`` to ``part`` (all of it when ``part`` is absent); raise if incomplete.
 
     Returns the SHA-256 of the whole ``part``, hashed while it is written
@@ -129,16 +102,18 @@ def _transfer(url: str, part: Path, timeout: float, progress_every: float, clock
                     digest.update(chunk)
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
-        progress = Progress(part.name.removesuffix(".part"), total, offset, progress_every, clock)
-        with open(part, "ab" if offset else "wb") as out:
+        name = part.name.removesuffix(".part")
+        with (
+            open(part, "ab" if offset else "wb") as out,
+            progress(total, name, "B", log, interval=progress_every, initial=offset, unit_scale=True) as bar,
+        ):
             try:
                 while block := response.read(BLOCK_BYTES):
                     out.write(block)
                     digest.update(block)
-                    progress.update(len(block))
+                    bar.update(len(block))
             except (OSError, http.client.HTTPException) as err:  # a dropped connection (IncompleteRead, a timeout)
-                log.warning("%s: transfer broken after %d bytes (%s)", part.name, progress.received, err)
-        log.info("%s", progress.line())
+                log.warning("%s: transfer broken after %d bytes (%s)", part.name, bar.n, err)
     received = part.stat().st_size
     if total is not None and received != total:
         raise DownloadError(
@@ -156,7 +131,6 @@ def download(
     attempts: int = 1,
     timeout: float = 60.0,
     progress_every: float = 10.0,
-    clock: Callable[[], float] = time.monotonic,
 ) -> str:
     """Download ``url`` to ``dest`` and return the file's SHA-256.
 
@@ -175,7 +149,7 @@ def download(
     log.info("downloading %s to %s", url, dest)
     for attempt in range(1, attempts + 1):
         try:
-            seen = _transfer(url, part, timeout, progress_every, clock)
+            seen = _transfer(url, part, timeout, progress_every)
             break
         except DownloadError as err:
             if attempt == attempts:

@@ -50,20 +50,27 @@ def progress(
     unit: str = "events",
     logger: logging.Logger | None = None,
     interval: float = 10.0,
+    initial: int = 0,
+    unit_scale: bool = False,
 ) -> Iterator[tqdm]:
     """A tqdm bar for ``total`` ``unit``; call ``bar.update(n)`` as work is done.
 
     On a terminal the bar is live; otherwise (a job's log) a line at most every
     ``interval`` seconds and at the end. The summary line is logged to
-    ``logger`` when the block ends without an error.
+    ``logger`` when the block ends without an error. ``initial`` units were
+    done before (a resumed download): the bar starts there and the summary
+    counts only what this block did. ``unit_scale`` shows k/M/G prefixes
+    (binary for bytes).
     """
     logger = logger or _LOG
     interactive = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
     bar = tqdm(
         total=total,
         desc=what,
-        unit=f" {unit}",
-        unit_scale=False,
+        unit=f" {unit}" if not unit_scale else unit,
+        unit_scale=unit_scale,
+        unit_divisor=1024 if unit == "B" else 1000,
+        initial=initial,
         file=sys.stderr if interactive else _LogLines(logger),
         mininterval=0.1 if interactive else interval,
         miniters=1,
@@ -77,4 +84,4 @@ def progress(
         yield bar
     finally:
         bar.close()
-    logger.info("%s", summary_line(what, bar.n, time.perf_counter() - start, unit))
+    logger.info("%s", summary_line(what, bar.n - initial, time.perf_counter() - start, unit))
