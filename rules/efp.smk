@@ -42,6 +42,8 @@ rule efp_gather:
         "results/efp/{image}/{split}.feather",
     log:
         "logs/efp_gather/{image}_{split}.log",
+    benchmark:
+        "benchmarks/efp_gather/{image}_{split}.tsv"
     conda:
         "../envs/efp.yaml"
     threads: 1
@@ -92,6 +94,8 @@ rule efp_graphs:
         gallery_png="results/efp/gallery.png",
     log:
         "logs/efp_graphs.log",
+    benchmark:
+        "benchmarks/efp_graphs.tsv"
     conda:
         "../envs/efp.yaml"
     threads: 1

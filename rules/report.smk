@@ -11,6 +11,8 @@ rule report:
         "results/report.md",
     log:
         "logs/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
