@@ -135,6 +135,80 @@ def table(jobs: dict[str, list[tuple[float, float, int | None]]]) -> list[str]:
     return lines
 
 
+def efp_cost(n_ecal: int, n_hcal: int) -> list[str]:
+    """Core-hours of the paper preset's EFPs (d<=7 + d<=8 c==4, 15 points) for 220,000 events, per image.
+
+    Our engine (numpy, one thread) on a sample: ECal-like images of
+    bench/efp.py (60-130 pixels) and HCal-like images of bench/gpu_check.py
+    (5-20 occupied coarse cells, 80-320 pixels); CPU time per event,
+    extrapolated. Train computes every column; valid and test only the kept
+    ones, counted here as every column (an upper bound).
+    """
+    sys.path.insert(0, str(REPO / "bench"))
+    from efp import realistic_ecal_images
+    from gpu_check import BETAS, GRAPH_SETS, KAPPAS, hcal_like_images
+
+    from leptonid.efp import EFPCalculator, graphs_from_specs, particles_from_images
+
+    calc = EFPCalculator(graphs_from_specs(GRAPH_SETS), KAPPAS, BETAS)
+    lines = []
+    for image, images in (("et", realistic_ecal_images(n_ecal, seed=1)), ("ht", hcal_like_images(n_hcal, seed=2))):
+        z, eta, phi, mask = particles_from_images(images, image)
+        calc.compute(z[:2], eta[:2], phi[:2], mask[:2])  # warm-up
+        start = time.process_time()
+        calc.compute(z, eta, phi, mask)
+        per_event = (time.process_time() - start) / len(z)
+        n_part = mask.sum(axis=1)
+        hours = per_event * sum(PAPER_SPLITS.values()) / 3600
+        lines.append(f"EFP {image}: {len(calc.columns)} EFPs (15 points), {len(z)} events of {n_part.min()}-"
+                     f"{n_part.max()} pixels: {per_event:.3f} CPU s per event and grid -> "
+                     f"{hours:,.1f} core-hours for 220,000 events")
+    return lines
+
+
+def plan(configfile: Path) -> list[str]:
+    """Per rule: jobs, threads and resources of ``snakemake -n --configfile <configfile>`` (a cluster's view).
+
+    Run with many cores so that threads are not capped by this machine;
+    resources that grow with the input size are printed as ``input`` (unknown
+    before the inputs exist).
+    """
+    import re
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(REPO / "config.yaml", Path(tmp) / "config.yaml")
+        cmd = [str(Path(sys.executable).parent / "snakemake"), "-n", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", tmp, "--configfile", str(configfile), "--cores", "1024"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"dry run failed:\n{proc.stderr[-3000:]}")
+    rules: dict[str, dict[str, set[str]]] = {}
+    for block in re.split(r"\n(?=\[[^\n]*\]\n(?:local)?rule )", proc.stdout + proc.stderr):
+        match = re.search(r"^(local)?rule (\w+):", block, re.M)
+        if match is None or match.group(2) == "all":
+            continue
+        info = rules.setdefault(match.group(2), {"jobs": set(), "threads": set(), "local": set()})
+        info["jobs"].add(re.search(r"jobid: (\d+)", block).group(1))
+        info["local"].add("local" if match.group(1) else "")
+        threads = re.search(r"threads: (\d+)", block)
+        info["threads"].add(threads.group(1) if threads else "1")
+        res = re.search(r"resources: (.*)", block)
+        for item in (res.group(1).split(", ") if res else []):
+            key, _, value = item.partition("=")
+            if key in ("mem_mb", "runtime", "gpu"):
+                info.setdefault(key, set()).add("input" if value == "<TBD>" else value)
+    lines = ["| rule | jobs | threads | GPUs | mem_mb | runtime (min) |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for rule, info in sorted(rules.items(), key=lambda kv: -len(kv[1]["jobs"])):
+        cell = {k: "/".join(sorted(info.get(k, {"0" if k == "gpu" else "-"}), key=lambda v: (len(v), v)))
+                for k in ("threads", "gpu", "mem_mb", "runtime")}
+        name = f"{rule} (local)" if "local" in info["local"] else rule
+        lines.append(f"| {name} | {len(info['jobs'])} | {cell['threads']} | {cell['gpu']} | {cell['mem_mb']} | "
+                     f"{cell['runtime']} |")
+    total = sum(len(info["jobs"]) for info in rules.values())
+    lines.append(f"{total} jobs in {len(rules)} rules")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's split sizes (debug: 0.05)")
@@ -145,7 +219,19 @@ def main() -> None:
         "--feature-sets", nargs="+", default=SEARCH_FEATURE_SETS, choices=ALL_FEATURE_SETS,
         help="feature sets to train (default: the three the guided search needs; every rule runs)",
     )
+    parser.add_argument(
+        "--efp-cost", nargs=2, type=int, metavar=("N_ECAL", "N_HCAL"),
+        help="instead of the run: time the paper preset's EFP set on N sample events per image and extrapolate",
+    )
+    parser.add_argument("--plan", type=Path, metavar="CONFIGFILE",
+                        help="instead of the run: summarise the jobs a dry run with this config file plans")
     args = parser.parse_args()
+    if args.plan:
+        print("\n".join(plan(args.plan.resolve())))
+        return
+    if args.efp_cost:
+        print("\n".join(efp_cost(*args.efp_cost)))
+        return
 
     import yaml
 
