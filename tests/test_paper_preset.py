@@ -47,17 +47,20 @@ def test_preset_simulation_has_the_papers_split_sizes() -> None:
 
 @pytest.mark.slow
 def test_dry_run_of_the_preset_plans_every_stage(tmp_path: Path) -> None:
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")  # what `configfile:` reads first
-    proc = run(snakemake_command(REPO / "Snakefile", tmp_path, "--dry-run", configfile=PRESET), timeout=300)
-    jobs = job_counts(proc.stdout + proc.stderr)
+    """The preset as it is but for its chunk counts (1,633 jobs take minutes to plan; 2 chunks plan the same stages)."""
     cfg = preset()
-    n_sim, n_efp = cfg["simulation"]["n_chunks"], cfg["efp"]["n_chunks"]
+    cfg["simulation"]["n_chunks"] = cfg["efp"]["n_chunks"] = 2
+    small = tmp_path / "paper_small_chunks.yaml"
+    small.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")  # what `configfile:` reads first
+    proc = run(snakemake_command(REPO / "Snakefile", tmp_path, "--dry-run", configfile=small), timeout=300)
+    jobs = job_counts(proc.stdout + proc.stderr)
     n_fs = len(cfg["training"]["feature_sets"])
     assert "hl_and_efps" in cfg["training"]["feature_sets"]  # so the guided search is planned
     expected = {
-        "simulate_chunk": 2 * n_sim, "merge_simulation": 1, "validate_simulation": 1,
+        "simulate_chunk": 2 * 2, "merge_simulation": 1, "validate_simulation": 1,
         "validate_data": 1, "split": 1,
-        "efp_chunk": 2 * 3 * n_efp, "efp_gather": 2 * 3, "efp_dedupe": 1, "efp_graphs": 1,
+        "efp_chunk": 2 * 3 * 2, "efp_gather": 2 * 3, "efp_dedupe": 1, "efp_graphs": 1,
         "train": n_fs, "evaluate": n_fs, "summarize": 1,
         "guided_search": 1, "select_efps": 1, "search_summary": 1,
         "report": 1,
@@ -66,3 +69,20 @@ def test_dry_run_of_the_preset_plans_every_stage(tmp_path: Path) -> None:
     sources = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
     rules = {name for path in sources for name in re.findall(r"^rule (\w+):", path.read_text(), re.M)} - {"all"}
     assert set(expected) == rules - NOT_IN_THE_PAPER_RUN  # every stage of the workflow
+
+
+def test_every_rule_that_runs_something_has_a_benchmark_file_named_after_it() -> None:
+    """bench/paper_size.py reads benchmarks/<rule>.tsv or benchmarks/<rule>/...: every job is measured."""
+    sources = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
+    blocks = [b for path in sources for b in re.split(r"^(?=rule \w+:)", path.read_text(), flags=re.M)]
+    checked = []
+    for block in blocks:
+        match = re.match(r"rule (\w+):", block)
+        if match is None or not re.search(r"^    (script|shell|run):", block, re.M):
+            continue  # target-only rules (all, tune) run nothing
+        rule = match.group(1)
+        bench = re.search(r'^    benchmark:\n        "([^"]+)"', block, re.M)
+        assert bench, f"rule {rule} has no benchmark: file"
+        assert re.fullmatch(rf"benchmarks/{rule}(\.tsv|/.+\.tsv)", bench.group(1)), (rule, bench.group(1))
+        checked.append(rule)
+    assert len(checked) >= 19
