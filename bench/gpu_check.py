@@ -112,8 +112,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small samples: a dry run of the script")
     parser.add_argument("--efp-batch", type=int, default=256, help="events contracted at once")
     args = parser.parse_args()
-    events, epochs = (1024, 1) if args.quick else (137_500, 2)
-    n_ecal, n_hcal = (64, 16) if args.quick else (8192, 1024)
+    events, epochs = (256, 1) if args.quick else (137_500, 2)
+    n_ecal, n_hcal = (16, 2) if args.quick else (8192, 1024)
 
     import jax
 

@@ -4,13 +4,14 @@ Writes a synthetic ``data.h5`` with the paper's split sizes and layout
 (137,500 train, 39,523 valid, 42,977 test: 220,000 events; et 31x31, ht
 32x32, hl 7, mass 1, float32) into a temporary directory (never into the
 repository), then runs the real workflow over it (``data.source: file``):
-validation, split, EFPs, training, the guided search, the
-evaluation and the report. Settings whose cost is only proportional are
-cheap: the d<=3 prime EFPs on two (kappa, beta) points, tiny networks, one
-epoch, two search passes, and by default only the three feature sets the
-guided search needs (et_and_ht, hl, hl_and_efps; ``--feature-sets`` takes
-all eight): every rule runs, the train and evaluate rules fewer times. Event counts, file layout, pair grid and bootstrap
-are the paper preset's, so memory is what a full-size run meets.
+validation, split, EFPs, training, the guided search, the evaluation and
+the report. Settings whose cost is only proportional are cheap: the d<=3
+prime EFPs on two (kappa, beta) points, tiny networks, one epoch, two
+search passes, and by default only the three feature sets the guided
+search needs (et_and_ht, hl, hl_and_efps; ``--feature-sets`` takes all
+eight): every rule runs, train and evaluate fewer times. Event counts,
+file layout, pair grid and bootstrap are the paper preset's, so memory is
+what a full-size run meets.
 
 Every rule writes a Snakemake ``benchmark:`` file under
 ``benchmarks/<rule>``; the table gives per rule the jobs, the summed and the
@@ -19,7 +20,9 @@ peak resident memory (max_rss) of any of its jobs. A job's events are the
 size of the split it reads (the whole sample for rules that read all splits).
 
 Usage: python bench/paper_size.py [--scale 0.05] [--cores 2] [--workdir DIR] [--keep]
-Last line: ``paper size: <events> events, peak <MiB> MiB (<rule>), <minutes> min``.
+       python bench/paper_size.py --efp-cost 16 6            # the paper preset's EFP cost
+       python bench/paper_size.py --plan presets/paper.yaml  # the jobs a config plans
+Last line of a run: ``paper size: <events> events, peak <MiB> MiB (<rule>), <minutes> min``.
 """
 
 from __future__ import annotations
@@ -106,9 +109,13 @@ def job_events(rule: str, path: Path, sizes: dict[str, int], efp_chunks: int) ->
     return per_rule.get(rule, sum(sizes.values()))
 
 
-def read_benchmarks(root: Path, sizes: dict[str, int], efp_chunks: int) -> dict[str, list[tuple[float, float, int | None]]]:
+#: {rule: [(wall seconds, peak RSS MiB, events or None) per job]}
+Jobs = dict[str, list[tuple[float, float, int | None]]]
+
+
+def read_benchmarks(root: Path, sizes: dict[str, int], efp_chunks: int) -> Jobs:
     """{rule: [(seconds, max_rss MiB, events) per job]} from every benchmark file under ``root``."""
-    jobs: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    jobs: Jobs = defaultdict(list)
     for path in sorted(root.rglob("*.tsv")):
         with path.open() as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
@@ -122,7 +129,7 @@ def read_benchmarks(root: Path, sizes: dict[str, int], efp_chunks: int) -> dict[
     return jobs
 
 
-def table(jobs: dict[str, list[tuple[float, float, int | None]]]) -> list[str]:
+def table(jobs: Jobs) -> list[str]:
     """Markdown table: rule, jobs, wall time (sum, longest job), events/s of the longest job, peak RSS."""
     lines = ["| rule | jobs | wall s (sum) | wall s (longest job) | events/s (longest job) | peak RSS MiB |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -241,7 +248,8 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     print(f"{events:,} events ({', '.join(f'{k} {v:,}' for k, v in sizes.items())}) in {workdir}; "
-          f"feature sets {' '.join(args.feature_sets)}; {args.cores} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+          f"feature sets {' '.join(args.feature_sets)}; {args.cores} cores, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
     try:
         start = time.perf_counter()
         data = write_synthetic_h5(workdir / "input" / "data.h5", sizes, seed=1)
