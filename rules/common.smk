@@ -436,35 +436,62 @@ def report_pages():
 def benchmark_files():
     """The benchmark file of every benchmarked job of this run, by rule.
 
-    Each benchmarked rule should be listed here to appear in the
-    report's runtime figure.
+    Paths follow each rule's ``benchmark:`` (benchmarks/<rule>.tsv or
+    benchmarks/<rule>/<wildcards>.tsv); tests/test_report.py checks that
+    every rule the default run executes is listed here, so the report's
+    runtime figure misses none.
     """
-    files = {"split": ["benchmarks/split.tsv"]}
-    if config["data"]["source"] == "simulate":
+    source = config["data"]["source"]
+    files = {}
+    if source == "simulate":
         files["simulate_chunk"] = expand(
-            "benchmarks/simulation/chunk_{cls}_{chunk}.tsv",
+            "benchmarks/simulate_chunk/{cls}_{chunk}.tsv",
             cls=SIM_CLASSES,
             chunk=range(config["simulation"]["n_chunks"]),
         )
-        files["merge_simulation"] = ["benchmarks/simulation/merge.tsv"]
-    chunks = range(config["efp"]["n_chunks"])
-    pattern = "benchmarks/efp_chunk/{image}_{split}_{chunk}.tsv"
-    files["efp_chunk"] = expand(
-        pattern, image=config["efp"]["images"], split="train", chunk=chunks
-    )
-    if search_targets():  # valid and test EFPs are computed for the search only
-        files["efp_chunk"] += expand(
-            pattern,
-            image=config["search"]["images"],
-            split=["valid", "test"],
-            chunk=chunks,
+        files["merge_simulation"] = ["benchmarks/merge_simulation.tsv"]
+        files["validate_simulation"] = ["benchmarks/validate_simulation.tsv"]
+    elif source == "synthetic":
+        files["make_synthetic"] = ["benchmarks/make_synthetic.tsv"]
+    elif source == "url":
+        files["download"] = expand(
+            "benchmarks/download/{download}.tsv",
+            download=[
+                name
+                for name in ("data", "unscaled_data")
+                if config["data"].get(download_key(name, "url"))
+            ],
         )
+    files["validate_data"] = ["benchmarks/validate_data.tsv"]
+    files["split"] = ["benchmarks/split.tsv"]
+    chunks = range(config["efp"]["n_chunks"])
+    efp_images = {"train": config["efp"]["images"]}
+    if search_targets():  # valid and test EFPs are computed for the search only
+        efp_images.update(
+            valid=config["search"]["images"], test=config["search"]["images"]
+        )
+    files["efp_chunk"] = [
+        f"benchmarks/efp_chunk/{image}_{split}_{chunk}.tsv"
+        for split, images in efp_images.items()
+        for image in images
+        for chunk in chunks
+    ]
+    files["efp_gather"] = [
+        f"benchmarks/efp_gather/{image}_{split}.tsv"
+        for split, images in efp_images.items()
+        for image in images
+    ]
     files["efp_dedupe"] = ["benchmarks/efp_dedupe.tsv"]
-    files["train"] = expand(
-        "benchmarks/train/{fs}.tsv", fs=config["training"]["feature_sets"]
-    )
+    files["efp_graphs"] = ["benchmarks/efp_graphs.tsv"]
+    feature_sets = config["training"]["feature_sets"]
+    files["train"] = expand("benchmarks/train/{fs}.tsv", fs=feature_sets)
+    files["evaluate"] = expand("benchmarks/evaluate/{fs}.tsv", fs=feature_sets)
+    files["summarize"] = ["benchmarks/summarize.tsv"]
+    files["data_figures"] = ["benchmarks/data_figures.tsv"]
     if search_targets():
-        files["guided_search"] = ["benchmarks/search/guided_search.tsv"]
+        files["guided_search"] = ["benchmarks/guided_search.tsv"]
+        files["select_efps"] = ["benchmarks/select_efps.tsv"]
+        files["search_summary"] = ["benchmarks/search_summary.tsv"]
     return files
 
 

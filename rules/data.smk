@@ -6,6 +6,8 @@ rule make_synthetic:
         "results/synthetic/data.h5",
     log:
         "logs/make_synthetic.log",
+    benchmark:
+        "benchmarks/make_synthetic.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -49,6 +51,8 @@ rule validate_data:
         "results/data/inventory.md",
     log:
         "logs/validate_data.log",
+    benchmark:
+        "benchmarks/validate_data.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

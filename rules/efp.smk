@@ -42,6 +42,8 @@ rule efp_gather:
         "results/efp/{image}/{split}.feather",
     log:
         "logs/efp_gather/{image}_{split}.log",
+    benchmark:
+        "benchmarks/efp_gather/{image}_{split}.tsv"
     conda:
         "../envs/efp.yaml"
     threads: 1
@@ -89,6 +91,8 @@ rule efp_graphs:
         ),
     log:
         "logs/efp_graphs.log",
+    benchmark:
+        "benchmarks/efp_graphs.tsv"
     conda:
         "../envs/efp.yaml"
     threads: 1

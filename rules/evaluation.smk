@@ -26,6 +26,8 @@ rule evaluate:
         scores_pdf="results/plots/scores/{feature_set}.pdf",
     log:
         "logs/evaluate/{feature_set}.log",
+    benchmark:
+        "benchmarks/evaluate/{feature_set}.tsv"
     conda:
         "../envs/training.yaml"
     threads: 1
@@ -65,6 +67,8 @@ rule summarize:
         roc_pdf="results/plots/roc.pdf",
     log:
         "logs/summarize.log",
+    benchmark:
+        "benchmarks/summarize.tsv"
     conda:
         "../envs/training.yaml"
     threads: 1

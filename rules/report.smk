@@ -42,6 +42,8 @@ rule data_figures:
         ),
     log:
         "logs/report/data_figures.log",
+    benchmark:
+        "benchmarks/data_figures.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1
@@ -75,6 +77,8 @@ rule report:
         runtimes_csv="results/report/runtimes.csv",
     log:
         "logs/report/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1

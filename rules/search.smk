@@ -23,7 +23,7 @@ rule guided_search:
     log:
         "logs/search/guided_search.log",
     benchmark:
-        "benchmarks/search/guided_search.tsv"
+        "benchmarks/guided_search.tsv"
     conda:
         "../envs/training.yaml"
     threads: config["search"]["resources"]["threads"]
@@ -45,6 +45,8 @@ rule select_efps:
         **selected_efp_files(),
     log:
         "logs/search/select_efps.log",
+    benchmark:
+        "benchmarks/select_efps.tsv"
     conda:
         "../envs/training.yaml"
     threads: 1
@@ -71,6 +73,8 @@ rule search_summary:
         pdf="results/search/search.pdf",
     log:
         "logs/search/summary.log",
+    benchmark:
+        "benchmarks/search_summary.tsv"
     conda:
         "../envs/training.yaml"
     threads: 1

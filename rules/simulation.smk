@@ -9,7 +9,7 @@ rule simulate_chunk:
     log:
         "logs/simulation/chunk_{cls}_{chunk}.log",
     benchmark:
-        "benchmarks/simulation/chunk_{cls}_{chunk}.tsv"
+        "benchmarks/simulate_chunk/{cls}_{chunk}.tsv"
     conda:
         "../envs/simulation.yaml"
     threads: 1
@@ -32,7 +32,7 @@ rule merge_simulation:
     log:
         "logs/simulation/merge.log",
     benchmark:
-        "benchmarks/simulation/merge.tsv"
+        "benchmarks/merge_simulation.tsv"
     conda:
         "../envs/simulation.yaml"
     threads: 1
@@ -63,6 +63,8 @@ rule validate_simulation:
         ),
     log:
         "logs/simulation/validate.log",
+    benchmark:
+        "benchmarks/validate_simulation.tsv"
     conda:
         "../envs/simulation.yaml"
     threads: 1

@@ -20,7 +20,7 @@ rule tune_trial:
     log:
         "logs/tune/{feature_set}/trial_{trial}.log",
     benchmark:
-        "benchmarks/tune/{feature_set}/trial_{trial}.tsv"
+        "benchmarks/tune_trial/{feature_set}/{trial}.tsv"
     conda:
         "../envs/training.yaml"
     threads: config["tune"]["resources"]["threads"]
@@ -66,6 +66,8 @@ rule tune_summary:
         ),
     log:
         "logs/tune/{feature_set}/summary.log",
+    benchmark:
+        "benchmarks/tune_summary/{feature_set}.tsv"
     conda:
         "../envs/training.yaml"
     threads: 1

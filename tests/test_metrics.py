@@ -17,6 +17,7 @@ from leptonid.metrics import (
     rejection_at,
     roc_auc,
     roc_curve,
+    thin_curve,
 )
 
 # Test-set ROC AUCs of Collado et al., "Learning to identify electrons", PRD 103,
@@ -173,3 +174,17 @@ def test_metrics_imports_neither_collapse_nor_training():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_thin_curve_bounds_the_points_and_keeps_the_shape():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 100_000).astype(bool)
+    fpr, tpr, _ = roc_curve(y, rng.normal(y * 1.5, 1.0))
+    keep = thin_curve(fpr, tpr, 500)
+    assert keep[0] == 0 and keep[-1] == fpr.size - 1 and np.all(np.diff(keep) > 0)
+    assert keep.size <= 501 < fpr.size
+    # the thinned curve, interpolated back, is within 1/200 of the full one everywhere
+    assert np.max(np.abs(np.interp(fpr, fpr[keep], tpr[keep]) - tpr)) < 0.005
+    np.testing.assert_array_equal(thin_curve(fpr[:10], tpr[:10], 500), np.arange(10))
+    with pytest.raises(ValueError, match="max_points"):
+        thin_curve(fpr, tpr, 1)

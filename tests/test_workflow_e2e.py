@@ -3,6 +3,8 @@ and its HTML report opened in a headless browser as a person would."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import io
 import json
 import os
@@ -95,6 +97,11 @@ def test_default_pipeline_end_to_end(e2e_run: Path) -> None:
         assert (results / f"report/data/{figure}.png").stat().st_size > 0
     runtimes = pd.read_csv(results / "report/runtimes.csv").set_index("rule")
     assert runtimes.loc["simulate_chunk", "jobs"] == 2 and runtimes.loc["train", "jobs"] == 3
+    # every benchmarked job of the run (but the report's own) is in the runtime table (common.smk: benchmark_files)
+    benchmarked = Counter(p.relative_to(work / "benchmarks").parts[0].removesuffix(".tsv")
+                          for p in (work / "benchmarks").rglob("*.tsv"))
+    del benchmarked["report"]
+    assert runtimes["jobs"].to_dict() == dict(benchmarked)
     assert not (results / "report.md").exists()
     # progress and summary lines in the long jobs' logs
     assert "candidates in" in (work / "logs/simulation/chunk_signal_0.log").read_text()

@@ -19,7 +19,6 @@ from typing import Iterable, Sequence
 import h5py
 import numpy as np
 import pyarrow as pa
-import pyarrow.feather as feather
 import pyarrow.ipc as ipc
 
 from leptonid.atomic import atomic_output
@@ -232,8 +231,9 @@ def column_names(path: str | Path) -> list[str]:
 
 
 def count_rows(path: str | Path) -> int:
-    """Number of events in a Feather file (reads only its first column)."""
-    return feather.read_table(str(path), columns=column_names(path)[:1], memory_map=True).num_rows
+    """Number of events in a Feather file (reads only its first column, batch by batch)."""
+    with pa.memory_map(str(path)) as source:
+        return int(sum(_batch_sizes(source)))
 
 
 def _columns_for(name: str, available: Iterable[str]) -> list[str]:
@@ -256,34 +256,71 @@ def load_split(
     the columns asked for are read. ``rows`` = (start, stop) selects a range
     of events. Images come back as (N, 31, 31, 1) and (N, 32, 32, 1),
     ``hl`` as (N, 7), ``mass`` as (N, 1), ``y`` and ``event`` as (N,).
+
+    Memory: the result plus one record batch. The file is read batch by
+    batch (only the batches that overlap ``rows``, only the columns asked
+    for) into arrays allocated once at their final size, so a 220,000-event
+    split is never held twice (decompressed Arrow table + numpy copy).
     """
-    available = column_names(path)
-    wanted: dict[str, list[str]] = {}
-    for name in features:
-        try:
-            cols = _columns_for(name, available)
-        except KeyError:
-            raise KeyError(f"{path}: unknown feature {name!r}; columns are {available}") from None
-        missing = [c for c in cols if c not in available]
-        if missing:
-            raise KeyError(f"{path}: feature {name!r} needs missing column(s) {missing}")
-        wanted[name] = cols
-    needed = sorted({c for cols in wanted.values() for c in cols}, key=available.index)
-    # only these columns are read (and decompressed)
-    table = feather.read_table(str(path), columns=needed, memory_map=True)
-    if rows is not None:
-        start, stop = rows
-        table = table.slice(start, max(0, stop - start))
+    with pa.memory_map(str(path)) as source:
+        available = ipc.open_file(source).schema.names
+        wanted: dict[str, list[str]] = {}
+        for name in features:
+            try:
+                cols = _columns_for(name, available)
+            except KeyError:
+                raise KeyError(f"{path}: unknown feature {name!r}; columns are {available}") from None
+            missing = [c for c in cols if c not in available]
+            if missing:
+                raise KeyError(f"{path}: feature {name!r} needs missing column(s) {missing}")
+            wanted[name] = cols
+        needed = sorted({c for cols in wanted.values() for c in cols}, key=available.index)
+        # only these columns are read (and decompressed), one record batch at a time
+        options = ipc.IpcReadOptions(included_fields=[available.index(c) for c in needed])
+        reader = ipc.open_file(source, options=options)
+        schema = reader.schema
+        sizes = _batch_sizes(source)
+        total = int(sum(sizes))
+        start, stop = (0, total) if rows is None else (max(0, rows[0]), min(total, max(rows[0], rows[1])))
+        n = max(0, stop - start)
+        out = {c: _empty_column(schema.field(c).type, n) for c in needed}
+        offset = 0
+        for i, size in enumerate(sizes):
+            lo, hi = max(start, offset), min(stop, offset + size)
+            if lo < hi:
+                batch = reader.get_batch(i).slice(lo - offset, hi - lo)
+                for c in needed:
+                    out[c][lo - start : hi - start] = _column_values(batch.column(c)).reshape(hi - lo, -1)
+            offset += size
     result: dict[str, np.ndarray] = {}
     for name, cols in wanted.items():
         base = name.removeprefix(UNSCALED_PREFIX)
         if base in IMAGES:
-            values = table.column(cols[0]).combine_chunks().flatten().to_numpy()
-            result[name] = values.reshape((table.num_rows, *FEATURE_SHAPES[base]))
+            result[name] = out[cols[0]].reshape((n, *FEATURE_SHAPES[base]))
         elif base == "hl":
-            result[name] = np.column_stack([table.column(c).to_numpy() for c in cols])
+            result[name] = np.column_stack([out[c][:, 0] for c in cols])
         elif base == "mass":
-            result[name] = table.column(cols[0]).to_numpy().reshape(-1, 1)
+            result[name] = out[cols[0]]
         else:
-            result[name] = table.column(cols[0]).to_numpy()
+            result[name] = out[cols[0]][:, 0]
     return result
+
+
+def _batch_sizes(source: pa.NativeFile) -> list[int]:
+    """Rows of each record batch of an open IPC file (reads only its first column)."""
+    reader = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=[0]))
+    return [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+
+
+def _empty_column(dtype: pa.DataType, n: int) -> np.ndarray:
+    """An (n, width) array for a column of ``dtype`` (width 1 unless a fixed-size list)."""
+    if pa.types.is_fixed_size_list(dtype):
+        return np.empty((n, dtype.list_size), dtype=dtype.value_type.to_pandas_dtype())
+    return np.empty((n, 1), dtype=dtype.to_pandas_dtype())
+
+
+def _column_values(column: pa.Array) -> np.ndarray:
+    """The values of one (possibly sliced) column of a batch as a flat numpy array."""
+    if pa.types.is_fixed_size_list(column.type):
+        column = column.flatten()  # respects the slice's offset
+    return column.to_numpy(zero_copy_only=False)

@@ -22,8 +22,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from leptonid.atomic import atomic_output  # noqa: E402
-from leptonid.metrics import roc_auc, roc_curve  # noqa: E402
+from leptonid.metrics import roc_auc, roc_curve, thin_curve  # noqa: E402
 from leptonid.style import CLASS_COLOURS, CLASS_NAMES, feature_set_colour, hep_style  # noqa: E402
+
+#: Most vertices of a drawn ROC curve (per thinning; see metrics.thin_curve).
+ROC_POINTS = 1000
 
 SUFFIXES: tuple[str, ...] = (".png", ".pdf")
 
@@ -47,7 +50,10 @@ def _curves(predictions: Mapping[str, tuple[np.ndarray, np.ndarray]]):
         raise ValueError("no predictions to plot")
     for name, (y, score) in predictions.items():
         fpr, tpr, _ = roc_curve(y, score)
-        yield name, fpr, tpr, roc_auc(y, score)
+        # bounded vertices: thinned for the linear ROC and for the log rejection plot
+        log_fpr = np.log10(np.maximum(fpr, 1.0 / max(len(y), 1)))
+        keep = np.union1d(thin_curve(fpr, tpr, ROC_POINTS), thin_curve(tpr, log_fpr, ROC_POINTS))
+        yield name, fpr[keep], tpr[keep], roc_auc(y, score)
 
 
 @hep_style()
