@@ -20,7 +20,8 @@ PRESET = REPO / "presets" / "paper.yaml"
 PAPER_SPLITS = {"train": 137_500, "valid": 39_523, "test": 42_977}
 PAPER_GRID = ({-1, 0, 0.5, 1, 2}, {0.5, 1, 2})
 # rules a plain run never plans: synthetic data (data.source synthetic) and the opt-in search
-NOT_IN_THE_PAPER_RUN = {"make_synthetic", "tune_trial", "tune_summary", "tune"}
+# other data sources (synthetic, url) and the opt-in hyperparameter search
+NOT_IN_THE_PAPER_RUN = {"make_synthetic", "download", "tune_trial", "tune_summary", "tune"}
 
 
 def preset() -> dict:
@@ -63,7 +64,7 @@ def test_dry_run_of_the_preset_plans_every_stage(tmp_path: Path) -> None:
         "efp_chunk": 2 * 3 * 2, "efp_gather": 2 * 3, "efp_dedupe": 1, "efp_graphs": 1,
         "train": n_fs, "evaluate": n_fs, "summarize": 1,
         "guided_search": 1, "select_efps": 1, "search_summary": 1,
-        "report": 1,
+        "data_figures": 1, "report": 1,
     }
     assert dict(jobs) == expected
     sources = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
