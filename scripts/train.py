@@ -13,10 +13,16 @@ config = TrainConfig.from_mapping(snakemake.params.hyperparameters)  # noqa: F82
 device = configure_runtime(snakemake.threads)  # noqa: F821
 log.info("feature set %s runs on %s with %d thread(s)", feature_set, device, snakemake.threads)  # noqa: F821
 
-data = {}
-for split in ("train", "valid", "test"):
-    data[split] = load_inputs(snakemake.input[split], feature_set, snakemake.input.get(f"efps_{split}"))  # noqa: F821
-    log.info("%s: %d events", split, len(data[split]["y"]))
+
+
+def load(split):
+    """One split's inputs; the test split is loaded only after training (train_feature_set calls it)."""
+    data = load_inputs(snakemake.input[split], feature_set, snakemake.input.get(f"efps_{split}"))  # noqa: F821
+    log.info("%s: %d events", split, len(data["y"]))
+    return data
+
+
+data = {split: load(split) for split in ("train", "valid")}
 
 out = snakemake.output  # noqa: F821
 train_feature_set(
@@ -24,7 +30,7 @@ train_feature_set(
     config,
     data["train"],
     data["valid"],
-    data["test"],
+    lambda: load("test"),
     TrainOutputs(
         model=out.model,
         history=out.history,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from leptonid import training
 from leptonid.collapse import detect_collapse, evaluate_predictions, label_entropy
 from leptonid.feature_sets import LABELS
 from leptonid.metrics import auc_table_rows, roc_auc, write_auc_table, write_json
@@ -176,10 +177,26 @@ def test_saved_model_reproduces_the_predictions(trained, data):
     np.testing.assert_allclose(scores, read_predictions(out.valid_predictions)["score"], rtol=1e-5, atol=1e-6)
 
 
-def test_same_config_gives_the_same_scores(trained, data, tmp_path):
+def test_same_config_gives_the_same_scores(trained, data, tmp_path, monkeypatch):
+    """Also with the test split given as a loader: called once, after training (scripts/train.py's memory saving)."""
     root, _ = trained
     config = TrainConfig.from_mapping(TINY)
-    train_feature_set("hl", config, data["train"], data["valid"], data["test"], outputs(tmp_path, "hl"))
+    order = []
+    real_train_model = training.train_model
+
+    def recorded_train_model(*args, **kwargs):
+        result = real_train_model(*args, **kwargs)
+        order.append("trained")
+        return result
+
+    def load_test():
+        order.append("test loaded")
+        return data["test"]
+
+    monkeypatch.setattr(training, "train_model", recorded_train_model)
+    train_feature_set("hl", config, data["train"], data["valid"], load_test, outputs(tmp_path, "hl"))
+    monkeypatch.undo()
+    assert order == ["trained", "test loaded"]
     first = read_predictions(outputs(root, "hl").test_predictions)["score"].to_numpy()
     again = read_predictions(outputs(tmp_path, "hl").test_predictions)["score"].to_numpy()
     np.testing.assert_array_equal(first, again)

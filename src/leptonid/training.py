@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -339,7 +339,7 @@ def train_feature_set(
     config: TrainConfig,
     train: Mapping[str, np.ndarray],
     valid: Mapping[str, np.ndarray],
-    test: Mapping[str, np.ndarray],
+    test: Mapping[str, np.ndarray] | Callable[[], Mapping[str, np.ndarray]],
     outputs: TrainOutputs,
     verbose: int = 0,
 ) -> tuple[TrainResult, Collapse]:
@@ -348,14 +348,20 @@ def train_feature_set(
     The best checkpoint is written to a temporary ``.keras`` file beside
     ``outputs.model`` during training and renamed to it at the end, so a
     killed job leaves no half-written model. Split dicts must hold ``event``
-    and ``y`` besides the inputs.
+    and ``y`` besides the inputs. ``test`` may be a function that loads the
+    test split: it is then called only after training, so the test images
+    are not in memory while Keras holds its copies of train and valid.
     """
-    splits = (("train", train), ("valid", valid), ("test", test))
+    splits = (("train", train), ("valid", valid)) + ((("test", test),) if not callable(test) else ())
     for name, split in splits if outputs.train_predictions else splits[1:]:
         if "event" not in split:
             raise ValueError(f"{name} data lacks 'event'")
     with atomic_output(outputs.model) as checkpoint:
         result = train_model(train, valid, feature_set, config, checkpoint, verbose=verbose)
+        if callable(test):
+            test = test()
+            if "event" not in test:
+                raise ValueError("test data lacks 'event'")
         valid_scores = predict_scores(result.model, valid, feature_set, config.predict_batch_size)
         test_scores = predict_scores(result.model, test, feature_set, config.predict_batch_size)
         collapse = detect_collapse(valid_scores, valid["y"], result.history["val_loss"].to_numpy())
