@@ -91,3 +91,4 @@ def test_progress_logs_rate_eta_and_a_summary(caplog) -> None:
     assert any("chunk:  40%" in line and "events/s" in line and "<" in line for line in lines), lines  # rate, ETA
     assert lines[-1].startswith("chunk: 10 events in ") and lines[-1].endswith(" events/s)")
     assert summary_line("x", 1000, 4.0) == "x: 1,000 events in 4.0 s (250.0 events/s)"
+    assert summary_line("data.h5", 3 * 1024**2, 2.0, "B") == "data.h5: 3.0 MiB in 2.0 s (1.5 MiB/s)"

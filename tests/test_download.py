@@ -117,7 +117,7 @@ def test_good_file_with_checksum(server: str, tmp_path: Path, caplog: pytest.Log
     text = caplog.text
     # tqdm's bar as log lines (count, rate, ETA), then the summary line
     assert "data.h5: 100%|" in text and "1.00M/1.00M [" in text and "B/s]" in text
-    assert "data.h5: 1,048,576 B in " in text
+    assert "data.h5: 1.0 MiB in " in text and "MiB/s)" in text
     assert f"sha256 {GOOD_SHA} as expected" in text
 
 
@@ -202,7 +202,7 @@ def test_download_rule_feeds_validate_data(server: str, tiny_h5: Path, tmp_path:
     assert (work / "downloads/data.h5").read_bytes() == body
     assert "honours the data contract" in (work / "results/data/inventory.md").read_text()
     log = (work / "logs/download/data.log").read_text()
-    assert f"sha256 {sha} as expected" in log and "(100.0%)" in log
+    assert f"sha256 {sha} as expected" in log and "data.h5: 100%|" in log and "data.h5: 634.4 KiB in" in log
     assert (work / "benchmarks/download/data.tsv").is_file()
     # another checksum in the config: the download reruns, fails, and leaves no file behind
     data["sha256"] = "f" * 64

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from leptonid.layout import FEATURE_GROUPS, FEATURE_SHAPES, HL_FEATURES, LABEL_GROUP, SPLITS
+from leptonid.progress import human_bytes
 
 #: Bytes of one chunk read while checking values.
 CHUNK_BYTES = 64 * 2**20
@@ -306,14 +307,6 @@ def validate_file(path: str | Path, values: bool = True) -> dict[str, SplitStats
     return stats
 
 
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
-
-
 def _tree_lines(f: h5py.File) -> list[str]:
     """The file's tree of groups and datasets, like an HDF5 viewer shows it."""
     lines = [f"{Path(f.filename).name}/"]
@@ -332,7 +325,7 @@ def _tree_lines(f: h5py.File) -> list[str]:
                 comp = f", {obj.compression}" if obj.compression else ""
                 lines.append(
                     f"{indent}{branch}{key}  shape={obj.shape} dtype={obj.dtype} "
-                    f"size={_human_bytes(obj.size * obj.dtype.itemsize)} (stored {_human_bytes(stored)}{comp})"
+                    f"size={human_bytes(obj.size * obj.dtype.itemsize)} (stored {human_bytes(stored)}{comp})"
                 )
             else:
                 lines.append(f"{indent}{branch}{key}  (link or unknown object)")

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from leptonid.progress import progress
+from leptonid.progress import human_bytes, progress
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,6 @@ def part_path(dest: str | Path) -> Path:
     """Where the transfer into ``dest`` is kept until it is complete and verified."""
     dest = Path(dest)
     return dest.with_name(dest.name + ".part")
-
-
-def human_bytes(n: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def _open(url: str, offset: int, timeout: float):  # noqa: ANN202 - an http.client.HTTPResponse

@@ -37,9 +37,20 @@ class _LogLines(io.TextIOBase):
         pass
 
 
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
 def summary_line(what: str, n: float, seconds: float, unit: str = "events") -> str:
-    """``<what>: <n> <unit> in <s> s (<rate> <unit>/s)``."""
+    """``<what>: <n> <unit> in <s> s (<rate> <unit>/s)``; bytes (``unit="B"``) in KiB, MiB, GiB."""
     rate = n / seconds if seconds > 0 else float("inf")
+    if unit == "B":
+        return f"{what}: {human_bytes(n)} in {seconds:.1f} s ({human_bytes(rate)}/s)"
     return f"{what}: {n:,.0f} {unit} in {seconds:.1f} s ({rate:,.1f} {unit}/s)"
 
 
