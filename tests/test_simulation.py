@@ -158,3 +158,16 @@ def test_tiny_simulation_passes_data_contract(tiny_sample):
     with h5py.File(tiny_sample / "data.h5", "r") as f:
         hl = f["hl"]["train"][...]
     np.testing.assert_allclose(hl.mean(axis=0), 0, atol=1e-4)
+
+
+def test_origins_follow_copies_to_the_z():
+    """An electron radiating photons after Z -> e e keeps origin 23; a photon conversion's electron has 22."""
+    from leptonid.simulation.generator import origins
+
+    # event 0: 0 system, 1 Z, 2 e- (from Z), 3 e- copy (after FSR), 4 gamma (FSR), 5 e- from 4, 6 e+ from 4
+    # event 1: 0 system, 1 B0, 2 e+ from the B, 3 pi- from the B
+    pid = np.array([90, 23, 11, 11, 22, 11, -11, 90, 511, -11, -211])
+    mother1 = np.array([0, 0, 1, 2, 2, 4, 4, 0, 0, 1, 1])
+    got = origins(pid, mother1, np.array([7, 4]))
+    assert got.tolist() == [0, 0, 23, 23, 11, 22, 22, 0, 0, 511, 511]
+    assert origins(pid, mother1, np.array([7, 4]), which=np.array([3, 6, 9])).tolist() == [23, 22, 511]

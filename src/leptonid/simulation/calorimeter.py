@@ -3,16 +3,20 @@
 Steps, each vectorised over all particles of a batch of events:
 
 1. :func:`convert_photons`: photons convert to e+e- pairs in the tracker material.
-2. :func:`deposits`: every particle becomes a few energy "spots" in the ECal and
-   HCal: EM showers (with bremsstrahlung for electrons), hadronic showers split
-   between ECal and HCal, minimum-ionising muons; charged particles bend in the
-   solenoid field before they reach the calorimeter; energies are smeared with
-   the calorimeter resolutions.
-3. :func:`images`: the spots are scattered (``np.bincount``) onto local grids of
-   global ECal (0.025 x pi/126) and HCal (0.1 x pi/31) cells around each
-   candidate, cell noise is added and zero-suppressed, the image centre is the
-   highest-ET ECal cell within +-8 cells of the candidate, and the 31x31 ECal
-   window and the 8x8 HCal block (upsampled to 32x32, sums kept) are cut out.
+2. :func:`deposits`: every particle becomes showers in the ECal and HCal: EM
+   showers (with bremsstrahlung for electrons) with a fluctuating leakage into
+   the HCal, hadronic showers split between ECal and HCal, minimum-ionising
+   muons and non-showering hadrons; charged particles bend in the solenoid
+   field before they reach the calorimeter. Each shower has a lateral profile
+   (core + tail Gaussian) with its own widths and tail share.
+3. :func:`images`: every shower's profile is integrated exactly over the cells
+   (:func:`shower_cells`) of local grids of global ECal (0.025 x pi/126) and
+   HCal (0.1 x pi/31) cells around each candidate; the cells are measured
+   (:func:`measure`: sampling term and electronic noise in cells with a
+   deposit, cell thresholds; nothing in cells without one); the image centre
+   is the highest-ET ECal cell within +-8 cells of the candidate, and the
+   31x31 ECal window and the 8x8 HCal block (upsampled to 32x32, sums kept)
+   are cut out.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import special
 
 from leptonid import layout
 from leptonid.simulation.generator import Particles, delta_phi
@@ -38,7 +43,25 @@ HCAL_LOCAL_HALF = 8  # local HCal grid is 17 x 17 coarse cells
 
 @dataclass(frozen=True)
 class CalorimeterConfig:
-    """Parameters of the detector model (energies in GeV, lengths in m, widths in cells)."""
+    """Parameters of the detector model (energies in GeV, lengths in m, shower widths in cells).
+
+    Showers: every deposit has a lateral profile, the sum of a core and a tail
+    Gaussian (widths in cells of its calorimeter, the tail holding
+    ``*_tail_fraction`` of the energy), integrated exactly over each cell.
+    Each shower draws its own widths and tail fraction (log-normal spreads
+    ``*_spread`` around the nominal values) and, for EM showers, its own
+    leakage into the HCal. The profile is cut at ``profile_reach`` sigmas of
+    the widest component drawn and renormalised (what lies beyond is < 1e-6).
+
+    Resolution and noise (after Delphes' ATLAS card: smear what was deposited,
+    then apply cell thresholds; no noise where nothing was deposited): a
+    shower's energy gets the constant term (hadrons also the hadronic
+    stochastic term), each cell with a deposit above ``deposit_min`` gets the
+    sampling term ``stochastic * sqrt(E_cell)`` and electronic noise
+    ``*_noise`` (both Gaussian), and a cell reads its energy only when it is
+    above ``*_cell_min`` and above ``zero_suppression`` times its own sigma.
+    Cells with no deposit read 0.
+    """
 
     b_field: float = 2.0  # solenoid field (T)
     radius: float = 1.15  # radius of the ECal front face (m)
@@ -46,25 +69,34 @@ class CalorimeterConfig:
     conversion_radius_max: float = 0.8  # conversions happen uniformly in r in [0.05, this] (m)
     brem_a: float = 0.5  # brem energy fraction of electrons ~ Beta(brem_a, brem_b)
     brem_b: float = 2.5
-    ecal_stochastic: float = 0.10  # sigma(E)/E = a/sqrt(E) (+) b
-    ecal_constant: float = 0.007
-    hcal_stochastic: float = 0.50
+    ecal_stochastic: float = 0.10  # sampling term a of sigma(E)/E = a/sqrt(E) (+) b, applied per cell
+    ecal_constant: float = 0.007  # constant term b, applied per shower
+    hcal_stochastic: float = 0.50  # hadronic showers: per shower (and the HCal's sampling term per cell)
     hcal_constant: float = 0.03
-    ecal_noise: float = 0.04  # per-cell noise sigma in E (GeV)
-    hcal_noise: float = 0.10
-    zero_suppression: float = 2.0  # cells with E below this many noise sigmas read 0
-    em_core_width: float = 0.7  # EM shower core Gaussian sigma (ECal cells)
-    em_tail_width: float = 2.0  # EM shower tail Gaussian sigma (ECal cells)
-    em_tail_fraction: float = 0.1
-    em_leakage: float = 0.01  # mean fraction of an EM shower leaking into the HCal
-    em_spots: int = 8
+    ecal_noise: float = 0.02  # electronic noise sigma (E, GeV) of an ECal cell with a deposit
+    hcal_noise: float = 0.05
+    ecal_cell_min: float = 0.05  # an ECal cell reads 0 below this E (GeV)
+    hcal_cell_min: float = 0.2
+    zero_suppression: float = 2.0  # ... or below this many of its own sigmas
+    deposit_min: float = 1e-3  # cells with less true E (GeV) than this have no deposit: no noise, read 0
+    em_core_width: float = 0.28  # EM shower core sigma (ECal cells)
+    em_tail_width: float = 1.6  # EM shower tail sigma (ECal cells)
+    em_tail_fraction: float = 0.15  # share of an EM shower's energy in the tail
+    em_leakage: float = 0.01  # mean fraction of an EM shower leaking into the HCal (exponential)
     had_ecal_probability: float = 0.6  # hadron starts its shower in the ECal
     had_ecal_fraction_max: float = 0.7  # ECal share ~ U(0.1, this) when it does
-    had_ecal_width: float = 2.5  # hadronic shower sigma in the ECal (ECal cells)
-    hcal_width: float = 0.35  # shower sigma in the HCal (HCal cells)
-    had_spots: int = 6
+    had_core_width: float = 1.2  # hadronic shower core sigma in the ECal (ECal cells)
+    had_tail_width: float = 3.0
+    had_tail_fraction: float = 0.4
+    hcal_core_width: float = 0.3  # shower core sigma in the HCal (HCal cells)
+    hcal_tail_width: float = 0.8
+    hcal_tail_fraction: float = 0.3
+    width_spread: float = 0.15  # log-normal sigma of each shower's widths around the nominal ones
+    tail_fraction_spread: float = 0.3  # log-normal sigma of each shower's tail fraction
+    mip_width: float = 0.2  # sigma of a minimum-ionising track's deposit (cells)
     mip_ecal: float = 0.3  # energy of a minimum-ionising particle in the ECal / HCal
     mip_hcal: float = 1.5
+    profile_reach: float = 5.0  # profiles are integrated out to this many sigmas of the widest component
 
     @property
     def bend_k(self) -> float:
@@ -72,7 +104,7 @@ class CalorimeterConfig:
         return 0.3 * self.b_field * self.radius / 2.0
 
     def without_noise(self) -> "CalorimeterConfig":
-        """Return a copy with no noise, no resolution smearing and no zero suppression."""
+        """Return a copy with no resolution smearing, no electronic noise and no cell thresholds."""
         return replace(
             self,
             ecal_stochastic=0.0,
@@ -81,19 +113,29 @@ class CalorimeterConfig:
             hcal_constant=0.0,
             ecal_noise=0.0,
             hcal_noise=0.0,
+            ecal_cell_min=0.0,
+            hcal_cell_min=0.0,
             zero_suppression=0.0,
+            deposit_min=0.0,
         )
 
 
 @dataclass(frozen=True)
-class Spots:
-    """Energy deposits, one row per spot."""
+class Showers:
+    """Energy deposits, one row per shower (or per shower part in one calorimeter)."""
 
     event: np.ndarray  # int64
-    eta: np.ndarray
+    eta: np.ndarray  # shower axis at the calorimeter
     phi: np.ndarray
-    et: np.ndarray  # transverse energy (GeV)
+    energy: np.ndarray  # deposited energy E (GeV)
     hcal: np.ndarray  # bool: True for the HCal, False for the ECal
+    core_width: np.ndarray  # core Gaussian sigma, in cells of its calorimeter
+    tail_width: np.ndarray  # tail Gaussian sigma, in cells
+    tail_fraction: np.ndarray  # share of the energy in the tail
+
+    def take(self, mask: np.ndarray) -> "Showers":
+        """Return the showers where ``mask`` is true (or at the indices ``mask``)."""
+        return Showers(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
 
 
 def _sorted_by_event(p: Particles) -> Particles:
@@ -128,6 +170,7 @@ def convert_photons(particles: Particles, cfg: CalorimeterConfig, rng: np.random
                 phi=p.phi[idx],
                 e=p.e[idx] * frac,
                 r0=r,
+                origin=np.full(idx.size, 22, np.int32),
             )
         )
     kept = p.take(~conv)
@@ -159,34 +202,44 @@ def _smear(energy: np.ndarray, stochastic: float, constant: float, rng: np.rando
     return np.clip(energy * (1.0 + sigma * rng.standard_normal(energy.shape)), 0.0, None)
 
 
-def _spread(
+def _fluctuate(nominal: float, spread: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` log-normal draws with median ``nominal`` and log-sigma ``spread``, capped at 2x the nominal value."""
+    if spread <= 0:
+        return np.full(n, nominal)
+    return np.clip(nominal * np.exp(spread * rng.standard_normal(n)), 0.0, 2.0 * nominal)
+
+
+def _showers(
     event: np.ndarray,
     eta: np.ndarray,
     phi: np.ndarray,
     energy: np.ndarray,
-    n_spots: int,
-    sigma_eta: np.ndarray,
-    sigma_phi: np.ndarray,
     hcal: bool,
+    widths: tuple[float, float, float],
+    cfg: CalorimeterConfig,
     rng: np.random.Generator,
-) -> Spots:
-    """Split deposits of energy ``energy`` into ``n_spots`` Gaussian-distributed spots (ET)."""
-    if event.size == 0:
-        empty = np.zeros(0)
-        return Spots(np.zeros(0, np.int64), empty, empty, empty, np.zeros(0, bool))
-    ev = np.repeat(event, n_spots)
-    s_eta = np.repeat(eta, n_spots) + np.repeat(sigma_eta, n_spots) * rng.standard_normal(ev.size)
-    s_phi = delta_phi(np.repeat(phi, n_spots) + np.repeat(sigma_phi, n_spots) * rng.standard_normal(ev.size), 0.0)
-    s_et = np.repeat(energy / n_spots, n_spots) / np.cosh(s_eta)
-    return Spots(ev, s_eta, s_phi, s_et, np.full(ev.size, hcal))
+) -> Showers:
+    """Showers with nominal (core width, tail width, tail fraction) ``widths``, each drawn per shower."""
+    n = event.size
+    core, tail, frac = widths
+    return Showers(
+        event=np.asarray(event, np.int64),
+        eta=np.asarray(eta, np.float64),
+        phi=np.asarray(phi, np.float64),
+        energy=np.asarray(energy, np.float64),
+        hcal=np.full(n, hcal),
+        core_width=_fluctuate(core, cfg.width_spread, n, rng),
+        tail_width=_fluctuate(tail, cfg.width_spread, n, rng),
+        tail_fraction=np.clip(_fluctuate(frac, cfg.tail_fraction_spread, n, rng), 0.0, 0.95),
+    )
 
 
-def _concat(spots: list[Spots]) -> Spots:
-    return Spots(*(np.concatenate([getattr(s, f) for s in spots]) for f in Spots.__dataclass_fields__))
+def _concat(showers: list[Showers]) -> Showers:
+    return Showers(*(np.concatenate([getattr(s, f) for s in showers]) for f in Showers.__dataclass_fields__))
 
 
-def deposits(particles: Particles, cfg: CalorimeterConfig, rng: np.random.Generator) -> Spots:
-    """Turn particles into ECal/HCal energy spots (EM and hadronic showers, brems, MIPs, bending)."""
+def deposits(particles: Particles, cfg: CalorimeterConfig, rng: np.random.Generator) -> Showers:
+    """Turn particles into ECal/HCal showers (EM and hadronic showers, brems, MIPs, bending)."""
     p = particles.take(
         reaches_calorimeter(particles.charge, particles.pt, cfg) & (np.abs(particles.eta) < ETA_MAX + 0.1)
     )
@@ -195,7 +248,7 @@ def deposits(particles: Particles, cfg: CalorimeterConfig, rng: np.random.Genera
     is_gamma = apid == 22
     is_mu = apid == 13
     is_had = ~(is_e | is_gamma | is_mu)
-    parts: list[Spots] = []
+    parts: list[Showers] = []
     em_ev, em_eta, em_phi, em_e = [], [], [], []
 
     # photons: straight lines
@@ -222,61 +275,45 @@ def deposits(particles: Particles, cfg: CalorimeterConfig, rng: np.random.Genera
     em_phi += [brem_phi, e_phi[reaches]]
     em_e += [p.e[e_idx] * f_brem, (p.e[e_idx] * (1.0 - f_brem))[reaches]]
 
+    # EM showers: the constant term per shower (the sampling term is per cell), a fluctuating
+    # leakage into the HCal
     ev, eta, phi, energy = (np.concatenate(a) for a in (em_ev, em_eta, em_phi, em_e))
-    energy = _smear(energy, cfg.ecal_stochastic, cfg.ecal_constant, rng)
+    energy = _smear(energy, 0.0, cfg.ecal_constant, rng)
     leak = np.clip(cfg.em_leakage * rng.exponential(1.0, energy.size), 0.0, 0.5)
-    tail = rng.random(energy.size) < cfg.em_tail_fraction
-    width = np.where(tail, cfg.em_tail_width, cfg.em_core_width)
-    parts.append(
-        _spread(
-            ev,
-            eta,
-            phi,
-            energy * (1 - leak),
-            cfg.em_spots,
-            width * layout.ECAL_DETA,
-            width * layout.ECAL_DPHI,
-            False,
-            rng,
-        )
-    )
-    hw = np.full(ev.size, cfg.hcal_width)
-    parts.append(_spread(ev, eta, phi, energy * leak, 1, hw * layout.HCAL_DETA, hw * layout.HCAL_DPHI, True, rng))
+    em = (cfg.em_core_width, cfg.em_tail_width, cfg.em_tail_fraction)
+    parts.append(_showers(ev, eta, phi, energy * (1 - leak), False, em, cfg, rng))
+    hc = (cfg.hcal_core_width, cfg.hcal_tail_width, cfg.hcal_tail_fraction)
+    parts.append(_showers(ev, eta, phi, energy * leak, True, hc, cfg, rng))
 
-    # hadrons: bend, then share the energy between ECal and HCal
+    # hadrons: bend, then share the energy between ECal and HCal (hadronic resolution per shower)
     h = np.flatnonzero(is_had)
     h_phi = bend(p.phi[h], p.charge[h], p.pt[h], p.r0[h], cfg)
     e_h = p.e[h]
     starts_in_ecal = rng.random(h.size) < cfg.had_ecal_probability
     share = rng.uniform(0.1, cfg.had_ecal_fraction_max, h.size)
-    e_ecal = np.where(starts_in_ecal, share * e_h, np.minimum(cfg.mip_ecal, e_h) * (p.charge[h] != 0))
+    mip = np.minimum(cfg.mip_ecal, e_h) * (p.charge[h] != 0)
+    e_ecal = np.where(starts_in_ecal, share * e_h, mip)
     e_hcal = _smear(e_h - e_ecal, cfg.hcal_stochastic, cfg.hcal_constant, rng)
-    e_ecal = _smear(e_ecal, cfg.hcal_stochastic, cfg.hcal_constant, rng)
-    w = np.where(starts_in_ecal, cfg.had_ecal_width, cfg.em_core_width)
-    parts.append(
-        _spread(
-            p.event[h], p.eta[h], h_phi, e_ecal, cfg.had_spots, w * layout.ECAL_DETA, w * layout.ECAL_DPHI, False, rng
-        )
-    )
-    hw = np.full(h.size, cfg.hcal_width)
-    parts.append(
-        _spread(
-            p.event[h], p.eta[h], h_phi, e_hcal, cfg.had_spots, hw * layout.HCAL_DETA, hw * layout.HCAL_DPHI, True, rng
-        )
-    )
+    e_ecal = np.where(starts_in_ecal, _smear(e_ecal, cfg.hcal_stochastic, cfg.hcal_constant, rng), e_ecal)
+    showering = np.flatnonzero(starts_in_ecal)
+    passing = np.flatnonzero(~starts_in_ecal)
+    had = (cfg.had_core_width, cfg.had_tail_width, cfg.had_tail_fraction)
+    tracks = (cfg.mip_width, cfg.mip_width, 0.0)
+    for sel, widths in ((showering, had), (passing, tracks)):
+        hs = h[sel]
+        parts.append(_showers(p.event[hs], p.eta[hs], h_phi[sel], e_ecal[sel], False, widths, cfg, rng))
+    parts.append(_showers(p.event[h], p.eta[h], h_phi, e_hcal, True, hc, cfg, rng))
 
     # muons: minimum ionising in both
     m = np.flatnonzero(is_mu)
     m_phi = bend(p.phi[m], p.charge[m], p.pt[m], p.r0[m], cfg)
-    zero = np.zeros(m.size)
-    parts.append(_spread(p.event[m], p.eta[m], m_phi, np.minimum(cfg.mip_ecal, p.e[m]), 1, zero, zero, False, rng))
-    parts.append(_spread(p.event[m], p.eta[m], m_phi, np.full(m.size, cfg.mip_hcal), 1, zero, zero, True, rng))
+    narrow = (cfg.mip_width, cfg.mip_width, 0.0)
+    parts.append(_showers(p.event[m], p.eta[m], m_phi, np.minimum(cfg.mip_ecal, p.e[m]), False, narrow, cfg, rng))
+    parts.append(_showers(p.event[m], p.eta[m], m_phi, np.full(m.size, cfg.mip_hcal), True, narrow, cfg, rng))
 
-    spots = _concat(parts)
-    keep = (np.abs(spots.eta) < ETA_MAX) & (spots.et > 0)
-    spots = Spots(*(getattr(spots, f)[keep] for f in Spots.__dataclass_fields__))
-    order = np.argsort(spots.event, kind="stable")
-    return Spots(*(getattr(spots, f)[order] for f in Spots.__dataclass_fields__))
+    showers = _concat(parts)
+    showers = showers.take((np.abs(showers.eta) < ETA_MAX) & (showers.energy > 0))
+    return showers.take(np.argsort(showers.event, kind="stable"))
 
 
 def ecal_cell(eta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +331,7 @@ def hcal_cell(eta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _pairs(spot_event: np.ndarray, cand_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All (candidate, spot) index pairs of the same event; ``spot_event`` must be sorted."""
+    """All (candidate, shower) index pairs of the same event; ``spot_event`` must be sorted."""
     starts = np.searchsorted(spot_event, cand_event, side="left")
     stops = np.searchsorted(spot_event, cand_event, side="right")
     lengths = stops - starts
@@ -303,47 +340,120 @@ def _pairs(spot_event: np.ndarray, cand_event: np.ndarray) -> tuple[np.ndarray, 
     return pair_cand, np.repeat(starts, lengths) + offsets
 
 
+def cell_fractions(offset: np.ndarray, sigma: np.ndarray, reach: int) -> np.ndarray:
+    """Share of a 1D Gaussian in each of the cells ``-reach .. reach`` (exact integrals, renormalised).
+
+    ``offset`` is the Gaussian's mean in cell units from the centre of cell 0
+    (in [-0.5, 0.5) for a shower in cell 0), ``sigma`` its width in cells.
+    Returns (n, 2 * reach + 1); rows sum to 1 (the part beyond the outer cell
+    edges, tiny for ``reach`` >= 5 sigma, is spread over the cells in proportion).
+    """
+    edges = np.arange(-reach, reach + 2) - 0.5  # cell edges in cell units
+    s = np.maximum(np.asarray(sigma, np.float64), 1e-6)[:, None] * math.sqrt(2.0)
+    cdf = 0.5 * special.erf((edges[None, :] - np.asarray(offset, np.float64)[:, None]) / s)
+    frac = np.diff(cdf, axis=1)
+    total = frac.sum(axis=1, keepdims=True)
+    return np.divide(frac, total, out=np.zeros_like(frac), where=total > 0)
+
+
+def shower_cells(showers: Showers, offset_eta: np.ndarray, offset_phi: np.ndarray, reach: int) -> np.ndarray:
+    """Energy of each shower in the (2 reach + 1)^2 cells around its own cell: (n, side, side) in GeV.
+
+    The lateral profile is (1 - f) core + f tail, each a 2D Gaussian,
+    integrated exactly over every cell; each shower's cells sum to its energy.
+    """
+    out = np.zeros((showers.event.size, 2 * reach + 1, 2 * reach + 1))
+    for width, share in ((showers.core_width, 1.0 - showers.tail_fraction), (showers.tail_width, showers.tail_fraction)):
+        fe = cell_fractions(offset_eta, width, reach)
+        fp = cell_fractions(offset_phi, width, reach)
+        out += (showers.energy * share)[:, None, None] * fe[:, :, None] * fp[:, None, :]
+    return out
+
+
+def profile_reach(showers: Showers, cfg: CalorimeterConfig) -> int:
+    """Cells on each side of a shower's own cell that its profile is integrated over."""
+    widest = float(np.max(np.maximum(showers.core_width, showers.tail_width), initial=0.0))
+    return max(1, int(math.ceil(cfg.profile_reach * widest + 0.5)))
+
+
 def scatter_local(
-    spots: Spots, cand_event: np.ndarray, cand_ie: np.ndarray, cand_ip: np.ndarray, hcal: bool
+    showers: Showers,
+    cand_event: np.ndarray,
+    cand_ie: np.ndarray,
+    cand_ip: np.ndarray,
+    hcal: bool,
+    cfg: CalorimeterConfig,
 ) -> np.ndarray:
-    """Sum spot ET into local cell grids around each candidate cell: (N, 2h+1, 2h+1).
+    """True energy E (GeV) per cell on local grids around each candidate cell: (N, 2h+1, 2h+1).
 
     Rows are global eta cells ``cand_ie - h ... cand_ie + h``, columns phi
     cells (wrapping around in phi). ``h`` is 23 for the ECal, 8 for the HCal.
+    Every shower of the candidate's event whose profile reaches the grid is
+    integrated over the cells (:func:`shower_cells`).
     """
     half = HCAL_LOCAL_HALF if hcal else ECAL_LOCAL_HALF
     n_phi = N_HCAL_PHI if hcal else N_ECAL_PHI
+    deta, dphi = (layout.HCAL_DETA, layout.HCAL_DPHI) if hcal else (layout.ECAL_DETA, layout.ECAL_DPHI)
     side = 2 * half + 1
-    sel = spots.hcal == hcal
-    s_event, s_eta, s_phi, s_et = spots.event[sel], spots.eta[sel], spots.phi[sel], spots.et[sel]
-    pc, ps = _pairs(s_event, cand_event)
-    ie, ip = (hcal_cell if hcal else ecal_cell)(s_eta[ps], s_phi[ps])
-    di = ie - cand_ie[pc] + half
+    grid = np.zeros(cand_event.size * side * side)
+    sh = showers.take(showers.hcal == hcal)
+    if sh.event.size == 0 or cand_event.size == 0:
+        return grid.reshape(cand_event.size, side, side)
+    reach = profile_reach(sh, cfg)
+    pc, ps = _pairs(sh.event, cand_event)
+    ie, ip = (hcal_cell if hcal else ecal_cell)(sh.eta[ps], sh.phi[ps])
+    di = ie - cand_ie[pc] + half  # the shower's own cell on the local grid
     dj = (ip - cand_ip[pc] + n_phi // 2) % n_phi - n_phi // 2 + half
-    ok = (di >= 0) & (di < side) & (dj >= 0) & (dj < side)
-    flat = (pc[ok] * side + di[ok]) * side + dj[ok]
-    grid = np.bincount(flat, weights=s_et[ps][ok], minlength=cand_event.size * side * side)
+    near = (di >= -reach) & (di < side + reach) & (dj >= -reach) & (dj < side + reach)
+    pc, ps, di, dj = pc[near], ps[near], di[near], dj[near]
+    # offsets of the shower axis from its cell centre, in cell units
+    off_eta = (sh.eta[ps] + ETA_MAX) / deta - ie[near] - 0.5
+    off_phi = delta_phi(sh.phi[ps], -math.pi + (ip[near] + 0.5) * dphi) / dphi
+    k = np.arange(-reach, reach + 1)
+    # process pairs in blocks to bound memory (pairs x side^2 floats)
+    block = max(1, 2_000_000 // (2 * reach + 1) ** 2)
+    for b0 in range(0, pc.size, block):
+        sl = slice(b0, b0 + block)
+        cells = shower_cells(sh.take(ps[sl]), off_eta[sl], off_phi[sl], reach)
+        rows = di[sl, None, None] + k[None, :, None]
+        cols = dj[sl, None, None] + k[None, None, :]
+        ok = (rows >= 0) & (rows < side) & (cols >= 0) & (cols < side) & (cells > 0)
+        owner = np.broadcast_to(pc[sl, None, None], ok.shape)[ok]
+        flat = (owner * side + np.broadcast_to(rows, ok.shape)[ok]) * side + np.broadcast_to(cols, ok.shape)[ok]
+        grid += np.bincount(flat, weights=cells[ok], minlength=grid.size)
     return grid.reshape(cand_event.size, side, side)
 
 
-def add_noise(
-    grid: np.ndarray, cand_ie: np.ndarray, sigma_e: float, n_sigma: float, hcal: bool, rng: np.random.Generator
-) -> np.ndarray:
-    """Add Gaussian cell noise (sigma in E) and zero-suppress cells below ``n_sigma`` sigmas.
-
-    Cells outside the calorimeter (|eta| > 2.5) read 0.
-    """
-    half = (grid.shape[1] - 1) // 2
+def cell_eta(cand_ie: np.ndarray, half: int, hcal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Eta of the cell centres of each candidate's local grid rows, and whether each row is inside |eta| < 2.5."""
     deta = layout.HCAL_DETA if hcal else layout.ECAL_DETA
     n_eta = N_HCAL_ETA if hcal else N_ECAL_ETA
     rows = cand_ie[:, None] + np.arange(-half, half + 1)[None, :]  # (N, side) global eta cells
-    inside = (rows >= 0) & (rows < n_eta)
-    eta_centre = -ETA_MAX + (rows + 0.5) * deta
-    sigma_et = sigma_e / np.cosh(eta_centre)  # (N, side)
-    out = grid + sigma_et[:, :, None] * rng.standard_normal(grid.shape) if sigma_e > 0 else grid.copy()
-    out = np.where(out > n_sigma * sigma_et[:, :, None], out, 0.0)
-    out = np.where(out > 0, out, 0.0)
-    return out * inside[:, :, None]
+    return -ETA_MAX + (rows + 0.5) * deta, (rows >= 0) & (rows < n_eta)
+
+
+def measure(energy: np.ndarray, cand_ie: np.ndarray, hcal: bool, cfg: CalorimeterConfig, rng: np.random.Generator) -> np.ndarray:
+    """What the cells read, as ET (GeV): true cell energies ``energy`` (N, side, side) smeared and thresholded.
+
+    A cell with a deposit (E > ``deposit_min``) gets the sampling term
+    ``stochastic * sqrt(E)`` and the electronic noise; it reads its energy if
+    that is above ``*_cell_min`` and above ``zero_suppression`` of its sigma,
+    else 0. Cells without a deposit and cells beyond |eta| = 2.5 read 0. The
+    energy becomes ET at the cell centre's eta.
+    """
+    half = (energy.shape[1] - 1) // 2
+    eta, inside = cell_eta(cand_ie, half, hcal)
+    stochastic = cfg.hcal_stochastic if hcal else cfg.ecal_stochastic
+    noise = cfg.hcal_noise if hcal else cfg.ecal_noise
+    cell_min = cfg.hcal_cell_min if hcal else cfg.ecal_cell_min
+    deposit = energy > cfg.deposit_min
+    sigma = np.sqrt(stochastic**2 * energy + noise**2)
+    if stochastic > 0 or noise > 0:
+        measured = energy + sigma * rng.standard_normal(energy.shape)
+    else:
+        measured = energy.copy()
+    reads = deposit & (measured > cell_min) & (measured > cfg.zero_suppression * sigma) & (measured > 0)
+    return np.where(reads, measured, 0.0) * inside[:, :, None] / np.cosh(eta)[:, :, None]
 
 
 def _window(grid: np.ndarray, row0: np.ndarray, col0: np.ndarray, size: int) -> np.ndarray:
@@ -371,7 +481,7 @@ class Images:
 
 
 def images(
-    spots: Spots,
+    showers: Showers,
     cand_event: np.ndarray,
     cand_eta: np.ndarray,
     cand_phi: np.ndarray,
@@ -382,8 +492,7 @@ def images(
     if cand_event.size == 0:
         return Images(np.zeros((0, 31, 31)), np.zeros((0, 32, 32)), np.zeros(0), np.zeros(0))
     ie, ip = ecal_cell(cand_eta, cand_phi)
-    ecal = scatter_local(spots, cand_event, ie, ip, hcal=False)
-    ecal = add_noise(ecal, ie, cfg.ecal_noise, cfg.zero_suppression, False, rng)
+    ecal = measure(scatter_local(showers, cand_event, ie, ip, False, cfg), ie, False, cfg, rng)
     # centre: highest-ET cell within +-8 cells of the candidate's cell
     h = ECAL_LOCAL_HALF
     search = ecal[:, h - SEED_SEARCH : h + SEED_SEARCH + 1, h - SEED_SEARCH : h + SEED_SEARCH + 1]
@@ -398,8 +507,7 @@ def images(
     centre_phi = -math.pi + (c_ip + 0.5) * layout.ECAL_DPHI
     # HCal: the 8x8 block of coarse cells centred on the HCal cell corner nearest the centre
     he, hp = hcal_cell(cand_eta, cand_phi)
-    hcal = scatter_local(spots, cand_event, he, hp, hcal=True)
-    hcal = add_noise(hcal, he, cfg.hcal_noise, cfg.zero_suppression, True, rng)
+    hcal = measure(scatter_local(showers, cand_event, he, hp, True, cfg), he, True, cfg, rng)
     corner_e = np.rint((centre_eta + ETA_MAX) / layout.HCAL_DETA).astype(np.int64)
     corner_p = np.rint((centre_phi + math.pi) / layout.HCAL_DPHI).astype(np.int64)
     half_block = layout.HCAL_BLOCK // 2

@@ -19,6 +19,8 @@ from leptonid.simulation.writer import write_chunk
 log = logging.getLogger(__name__)
 
 CLASSES: tuple[str, ...] = ("signal", "background")
+#: PDG id of the Z/gamma* in Pythia's record: signal electrons must descend from it.
+Z_BOSON = 23
 #: Process codes stored per candidate (``process`` dataset of a chunk file).
 PROCESS_CODES: dict[str, int] = {name: i for i, name in enumerate(gen.PROCESSES)}
 
@@ -67,14 +69,14 @@ def candidates_from_batch(
     signal = process == "zee"
     idx, counts = gen.seeds(particles, cfg.seed_cuts, electrons_only=signal)
     if signal:
-        idx = idx[particles.r0[idx] == 0]  # prompt electrons only, not conversion legs
+        idx = idx[particles.origin[idx] == Z_BOSON]  # truth-matched: electrons from the Z/gamma* decay
     if idx.size == 0:
         return {}, 0
     events = np.unique(particles.event[idx])
     near = particles.take(np.isin(particles.event, events))
-    spots = calo.deposits(near, cfg.calorimeter, rng)
+    showers = calo.deposits(near, cfg.calorimeter, rng)
     c_phi = calo.bend(particles.phi[idx], particles.charge[idx], particles.pt[idx], particles.r0[idx], cfg.calorimeter)
-    imgs = calo.images(spots, particles.event[idx], particles.eta[idx], c_phi, cfg.calorimeter, rng)
+    imgs = calo.images(showers, particles.event[idx], particles.eta[idx], c_phi, cfg.calorimeter, rng)
     hl = features.high_level(imgs.et, imgs.ht)
     cand_et = features.window_sum(imgs.et, 7, 7)
     p = cfg.preselection

@@ -38,6 +38,7 @@ class Particles:
     phi: np.ndarray
     e: np.ndarray
     r0: np.ndarray  # production radius in the transverse plane (m); 0 for particles from the collision
+    origin: np.ndarray  # int32 PDG id of the particle's origin (:func:`origins`): 23 for Z/gamma* decay products
 
     def __len__(self) -> int:
         return int(self.pid.shape[0])
@@ -108,7 +109,14 @@ def generate_batch(pythia, n_events: int) -> Particles:
 
     batch = pythia.nextBatch(n_events)
     prt = batch.prt
-    final = prt[prt.status > 0]
+    final_mask = prt.status > 0
+    final = prt[final_mask]
+    origin = origins(
+        ak.to_numpy(ak.flatten(prt.id)).astype(np.int32),
+        ak.to_numpy(ak.flatten(prt.mother1)).astype(np.int64),
+        ak.to_numpy(ak.num(prt)),
+        which=np.flatnonzero(ak.to_numpy(ak.flatten(final_mask))),
+    )
     counts = ak.to_numpy(ak.num(final))
     flat = ak.flatten(final)
     pid = ak.to_numpy(flat.id).astype(np.int32)
@@ -120,7 +128,7 @@ def generate_batch(pythia, n_events: int) -> Particles:
     visible = ~np.isin(np.abs(pid), NEUTRINOS)
     pt = np.hypot(px, py)
     visible &= pt > 1e-3
-    pid, px, py, pz, e, event, pt = (a[visible] for a in (pid, px, py, pz, e, event, pt))
+    pid, px, py, pz, e, event, pt, origin = (a[visible] for a in (pid, px, py, pz, e, event, pt, origin))
     eta = np.arcsinh(pz / pt)
     phi = np.arctan2(py, px)
     return Particles(
@@ -132,7 +140,37 @@ def generate_batch(pythia, n_events: int) -> Particles:
         phi=phi,
         e=e,
         r0=np.zeros_like(pt),
+        origin=origin,
     )
+
+
+def origins(
+    pid: np.ndarray, mother1: np.ndarray, counts: np.ndarray, which: np.ndarray | None = None, max_depth: int = 200
+) -> np.ndarray:
+    """PDG id of each particle's origin in Pythia event records: the first ancestor of another species.
+
+    ``pid`` and ``mother1`` (index of the first mother within its event, 0 for
+    none) are flattened over the events, ``counts`` the particles per event.
+    The mother chain is followed through copies of the same particle (the
+    same |id|: recoil copies, final-state radiation), so an electron from
+    Z/gamma* -> e e (after any number of radiated photons) has origin 23, an
+    electron from a photon splitting 22, one from a B decay the B's id.
+    Particles without a mother have origin 0. ``which`` (flat indices) limits
+    the walk to those particles (e.g. the final state); the result has one
+    entry per index of ``which``.
+    """
+    start_all = np.repeat(np.cumsum(counts) - counts, counts)
+    cur = np.arange(pid.size) if which is None else np.asarray(which, np.int64)
+    start = start_all[cur]
+    for _ in range(max_depth):
+        has_mother = mother1[cur] > 0
+        mother = np.where(has_mother, start + mother1[cur], cur)
+        same = has_mother & (np.abs(pid[mother]) == np.abs(pid[cur]))
+        if not same.any():
+            break
+        cur = np.where(same, mother, cur)
+    has_mother = mother1[cur] > 0
+    return np.where(has_mother, pid[np.where(has_mother, start + mother1[cur], 0)], 0).astype(np.int32)
 
 
 def delta_phi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
