@@ -68,6 +68,11 @@ def test_energy_conservation_without_noise():
     # ET per cell is E / cosh(eta of the cell centre): allow for the shower's spread in eta
     np.testing.assert_allclose(total, p.pt, rtol=0.01)
     assert np.all(imgs.ht.sum(axis=(1, 2)) < 0.5 * p.pt)  # leakage is small
+    np.testing.assert_array_equal(imgs.et_no_noise, imgs.et)  # nothing to take away without noise
+    noisy = calo.images(showers, np.array([0, 1]), p.eta, p.phi, calo.CalorimeterConfig(), rng)
+    # the same showers before the measurement (the window may sit one cell off: its far edge differs)
+    np.testing.assert_allclose(noisy.et_no_noise.sum(axis=(1, 2)), imgs.et.sum(axis=(1, 2)), rtol=1e-4)
+    assert (noisy.et > 0).sum() < (imgs.et > 0).sum()  # thresholds remove the far tails
     # the true cell energies on the local grids are the showers' energies, to 1e-6
     for hcal, cell in ((False, calo.ecal_cell), (True, calo.hcal_cell)):
         ie, ip = cell(p.eta, p.phi)

@@ -363,7 +363,8 @@ def shower_cells(showers: Showers, offset_eta: np.ndarray, offset_phi: np.ndarra
     integrated exactly over every cell; each shower's cells sum to its energy.
     """
     out = np.zeros((showers.event.size, 2 * reach + 1, 2 * reach + 1))
-    for width, share in ((showers.core_width, 1.0 - showers.tail_fraction), (showers.tail_width, showers.tail_fraction)):
+    components = ((showers.core_width, 1.0 - showers.tail_fraction), (showers.tail_width, showers.tail_fraction))
+    for width, share in components:
         fe = cell_fractions(offset_eta, width, reach)
         fp = cell_fractions(offset_phi, width, reach)
         out += (showers.energy * share)[:, None, None] * fe[:, :, None] * fp[:, None, :]
@@ -432,7 +433,9 @@ def cell_eta(cand_ie: np.ndarray, half: int, hcal: bool) -> tuple[np.ndarray, np
     return -ETA_MAX + (rows + 0.5) * deta, (rows >= 0) & (rows < n_eta)
 
 
-def measure(energy: np.ndarray, cand_ie: np.ndarray, hcal: bool, cfg: CalorimeterConfig, rng: np.random.Generator) -> np.ndarray:
+def measure(
+    energy: np.ndarray, cand_ie: np.ndarray, hcal: bool, cfg: CalorimeterConfig, rng: np.random.Generator
+) -> np.ndarray:
     """What the cells read, as ET (GeV): true cell energies ``energy`` (N, side, side) smeared and thresholded.
 
     A cell with a deposit (E > ``deposit_min``) gets the sampling term
@@ -478,6 +481,8 @@ class Images:
     ht: np.ndarray  # (N, 32, 32) HCal ET (GeV), upsampled
     centre_eta: np.ndarray  # (N,) eta of the centre ECal cell
     centre_phi: np.ndarray  # (N,) phi of the centre ECal cell
+    et_no_noise: np.ndarray  # the same windows from the true cell energies (no smearing, noise, thresholds)
+    ht_no_noise: np.ndarray
 
 
 def images(
@@ -490,9 +495,12 @@ def images(
 ) -> Images:
     """Make the ECal and HCal images of candidates at (eta, phi) on the ECal front face."""
     if cand_event.size == 0:
-        return Images(np.zeros((0, 31, 31)), np.zeros((0, 32, 32)), np.zeros(0), np.zeros(0))
+        e, h = np.zeros((0, 31, 31)), np.zeros((0, 32, 32))
+        return Images(e, h, np.zeros(0), np.zeros(0), e, h)
+    clean = cfg.without_noise()
     ie, ip = ecal_cell(cand_eta, cand_phi)
-    ecal = measure(scatter_local(showers, cand_event, ie, ip, False, cfg), ie, False, cfg, rng)
+    ecal_true = scatter_local(showers, cand_event, ie, ip, False, cfg)
+    ecal = measure(ecal_true, ie, False, cfg, rng)
     # centre: highest-ET cell within +-8 cells of the candidate's cell
     h = ECAL_LOCAL_HALF
     search = ecal[:, h - SEED_SEARCH : h + SEED_SEARCH + 1, h - SEED_SEARCH : h + SEED_SEARCH + 1]
@@ -501,17 +509,28 @@ def images(
     ci = flat // side - SEED_SEARCH  # offset of the centre from the candidate cell
     cj = flat % side - SEED_SEARCH
     et = _window(ecal, h + ci - ECAL_HALF, h + cj - ECAL_HALF, layout.ECAL_SIZE)
+    ecal_no_noise = measure(ecal_true, ie, False, clean, rng)
+    et_no_noise = _window(ecal_no_noise, h + ci - ECAL_HALF, h + cj - ECAL_HALF, layout.ECAL_SIZE)
     c_ie = ie + ci
     c_ip = (ip + cj) % N_ECAL_PHI
     centre_eta = -ETA_MAX + (c_ie + 0.5) * layout.ECAL_DETA
     centre_phi = -math.pi + (c_ip + 0.5) * layout.ECAL_DPHI
     # HCal: the 8x8 block of coarse cells centred on the HCal cell corner nearest the centre
     he, hp = hcal_cell(cand_eta, cand_phi)
-    hcal = measure(scatter_local(showers, cand_event, he, hp, True, cfg), he, True, cfg, rng)
+    hcal_true = scatter_local(showers, cand_event, he, hp, True, cfg)
+    hcal = measure(hcal_true, he, True, cfg, rng)
     corner_e = np.rint((centre_eta + ETA_MAX) / layout.HCAL_DETA).astype(np.int64)
     corner_p = np.rint((centre_phi + math.pi) / layout.HCAL_DPHI).astype(np.int64)
     half_block = layout.HCAL_BLOCK // 2
     row0 = corner_e - half_block - he + HCAL_LOCAL_HALF
     col0 = (corner_p - half_block - hp + N_HCAL_PHI // 2) % N_HCAL_PHI - N_HCAL_PHI // 2 + HCAL_LOCAL_HALF
     block = _window(hcal, row0, col0, layout.HCAL_BLOCK)
-    return Images(et=et, ht=upsample_hcal(block), centre_eta=centre_eta, centre_phi=centre_phi)
+    block_no_noise = _window(measure(hcal_true, he, True, clean, rng), row0, col0, layout.HCAL_BLOCK)
+    return Images(
+        et=et,
+        ht=upsample_hcal(block),
+        centre_eta=centre_eta,
+        centre_phi=centre_phi,
+        et_no_noise=et_no_noise,
+        ht_no_noise=upsample_hcal(block_no_noise),
+    )

@@ -1,16 +1,24 @@
-"""Validation of the simulated sample: plots, quick classifiers, a markdown report.
+"""Validation of the simulated sample: calibration checks, plots, quick classifiers, a markdown report.
 
-The quick classifiers are scikit-learn histogram gradient boosting models
-trained on the train split and scored (ROC AUC) on the test split of
-``unscaled_data.h5``:
+The checks are about calibration only, never about the conclusion the
+sample is used to test (:func:`calibration_checks`): electron shower shapes
+against the ranges published for isolated electrons, no quantised HL
+values, class balance, ET matching, and (given the noise-free mass from the
+chunks) a mass made by the shower rather than by the noise model. The rule
+fails when one does not hold (:class:`CalibrationError`).
 
-- ``hl``: the 7 HL features (must land in [0.90, 0.985]),
-- ``mass``: the deposit mass alone (must be clearly weaker),
+The quick classifiers are reported, not required: scikit-learn histogram
+gradient boosting models trained on the train split and scored (ROC AUC) on
+the test split of ``unscaled_data.h5``:
+
+- ``hl``: the 7 HL features,
+- ``mass``: the deposit mass alone,
 - ``hl+mass``,
 - ``hl+pixel summaries``: HL plus ECal ET in rings around the centre and HCal sums,
 - ``hl+pixels``: HL plus the raw central 15x15 ECal pixels and the 8x8 HCal cells.
 
-If the pixel-based models beat ``hl``, the images hold information the HL features lack.
+Whether the pixel-based models beat ``hl`` is what the workflow sets out to
+measure; it is shown, not gated on.
 """
 
 from __future__ import annotations
@@ -27,7 +35,23 @@ from leptonid import features, layout
 from leptonid.atomic import atomic_output
 from leptonid.style import CLASS_COLOURS
 
-HL_AUC_RANGE: tuple[float, float] = (0.90, 0.985)
+HL_AUC_RANGE: tuple[float, float] = (0.90, 0.985)  # the paper's regime (reported, not gated on)
+#: Ranges of the median electron shower shapes (isolated electrons, ATLAS-like middle layer).
+ELECTRON_MEDIAN_RANGES: dict[str, tuple[float, float]] = {
+    "r_eta": (0.93, 0.97),
+    "r_phi": (0.90, 0.98),
+    "w_eta2": (0.009, 0.012),
+}
+#: No single non-zero value of an HL feature may hold more than this share of the candidates.
+MAX_VALUE_SHARE = 0.02
+#: The median electron mass with and without the noise model may differ by less than this.
+MAX_NOISE_MASS_SHIFT = 0.25
+#: Two-sample Kolmogorov-Smirnov p-value below which the classes' candidate-ET spectra count as unmatched.
+ET_MATCH_MIN_P = 0.01
+
+
+class CalibrationError(RuntimeError):
+    """A calibration check of the simulated sample failed."""
 FEATURE_LABELS = dict(
     zip(
         layout.HL_FEATURES,
@@ -187,25 +211,89 @@ def make_plots(
     return names
 
 
+def most_common_share(values: np.ndarray) -> float:
+    """Share of the candidates that hold the most frequent non-zero value (0 when all are zero)."""
+    nonzero = values[values != 0]
+    if nonzero.size == 0:
+        return 0.0
+    return float(np.unique(nonzero, return_counts=True)[1].max()) / values.size
+
+
+def calibration_checks(
+    splits: Mapping[str, Mapping[str, np.ndarray]], mass_no_noise: np.ndarray | None = None
+) -> tuple[dict[str, bool], dict[str, float]]:
+    """Calibration checks of a sample (all splits together); also return the numbers they test.
+
+    ``mass_no_noise``: the electrons' mass from the same showers without the
+    noise model (resolution smearing, noise, thresholds), when the chunks
+    recorded it; its check is left out otherwise.
+    """
+    from scipy.stats import ks_2samp
+
+    allv = {g: np.concatenate([splits[s][g] for s in layout.SPLITS]) for g in ("hl", "mass", "y", "et")}
+    electron = allv["y"] > 0.5
+    hl = allv["hl"]
+    values: dict[str, float] = {}
+    checks: dict[str, bool] = {}
+    for name, (lo, hi) in ELECTRON_MEDIAN_RANGES.items():
+        med = float(np.median(hl[electron, layout.HL_FEATURES.index(name)]))
+        values[f"electron median {name}"] = med
+        checks[f"electron median {FEATURE_LABELS[name]} in [{lo}, {hi}] ({med:.4f})"] = lo <= med <= hi
+    n = hl.shape[0]
+    shares = {name: most_common_share(hl[:, j]) for j, name in enumerate(layout.HL_FEATURES)}
+    worst = max(shares, key=shares.get)
+    values["largest share of one non-zero HL value"] = shares[worst]
+    allowed = max(MAX_VALUE_SHARE * n, 1.0) / n
+    checks[
+        f"no non-zero HL value holds more than {MAX_VALUE_SHARE:.0%} of the candidates "
+        f"(largest: {FEATURE_LABELS[worst]}, {shares[worst]:.2%})"
+    ] = shares[worst] <= allowed
+    n_sig = int(electron.sum())
+    checks[f"classes balanced ({n_sig} electrons, {n - n_sig} fakes)"] = n_sig == n - n_sig
+    cand_et = features.window_sum(allv["et"][..., 0].astype(np.float64), 7, 7)
+    p_et = float(ks_2samp(cand_et[electron], cand_et[~electron]).pvalue) if 0 < n_sig < n else 0.0
+    values["candidate ET KS p-value"] = p_et
+    checks[f"candidate ET matched between classes (KS p = {p_et:.3f} >= {ET_MATCH_MIN_P})"] = p_et >= ET_MATCH_MIN_P
+    if mass_no_noise is not None:
+        with_noise = float(np.median(allv["mass"][electron, 0]))
+        without = float(np.median(mass_no_noise))
+        values["electron median mass (GeV)"] = with_noise
+        values["electron median mass without noise (GeV)"] = without
+        shift = abs(with_noise / without - 1.0) if without > 0 else float("inf")
+        checks[
+            f"electron median mass with and without noise within {MAX_NOISE_MASS_SHIFT:.0%} "
+            f"({with_noise:.3f} vs {without:.3f} GeV)"
+        ] = shift < MAX_NOISE_MASS_SHIFT
+    return checks, values
+
+
 def report(
     unscaled_path: str | os.PathLike,
     chunk_summaries: Sequence[str | os.PathLike],
     out_md: str | os.PathLike,
     plot_dir: str | os.PathLike,
+    mass_no_noise: np.ndarray | None = None,
 ) -> dict:
-    """Write the validation markdown report and plots; return the AUCs and checks."""
+    """Write the validation markdown report and plots; return the AUCs, checks and observations.
+
+    The report is written whatever the checks say (it is how a failure is
+    read); the caller fails the rule when a calibration check fails.
+    """
     splits = load_splits(unscaled_path)
     rates = process_rates(chunk_summaries)
     plot_dir = Path(plot_dir)
     plots = make_plots(splits, rates, plot_dir)
     aucs = quick_classifiers(splits)
-    checks = {
-        f"HL AUC in [{HL_AUC_RANGE[0]}, {HL_AUC_RANGE[1]}]": HL_AUC_RANGE[0] <= aucs["hl"] <= HL_AUC_RANGE[1],
-        "mass alone weaker than HL by > 0.02": aucs["mass"] < aucs["hl"] - 0.02,
+    checks, values = calibration_checks(splits, mass_no_noise)
+    observations = {
+        f"HL AUC in the paper's regime [{HL_AUC_RANGE[0]}, {HL_AUC_RANGE[1]}]": HL_AUC_RANGE[0]
+        <= aucs["hl"]
+        <= HL_AUC_RANGE[1],
+        "mass alone weaker than HL": aucs["mass"] < aucs["hl"],
         "pixels add information (hl+pixel summaries or hl+pixels beats hl)": max(
             aucs["hl+pixel summaries"], aucs["hl+pixels"]
         )
-        > aucs["hl"] + 0.002,
+        > aucs["hl"],
     }
     sizes = {s: int(splits[s]["y"].shape[0]) for s in layout.SPLITS}
     sig = {s: int((splits[s]["y"] > 0.5).sum()) for s in layout.SPLITS}
@@ -226,7 +314,19 @@ def report(
         "| --- | --- |",
     ]
     lines += [f"| {k} | {v:.4f} |" for k, v in aucs.items()]
-    lines += ["", "## Checks", ""] + [f"- [{'x' if ok else ' '}] {name}" for name, ok in checks.items()]
+    lines += [
+        "",
+        "Observations (reported, never required: they are what the workflow measures):",
+        "",
+    ] + [f"- {'yes' if ok else 'no'}: {name}" for name, ok in observations.items()]
+    failed = [name for name, ok in checks.items() if not ok]
+    lines += [
+        "",
+        "## Calibration checks",
+        "",
+        "The rule fails when one does not hold. " + ("All hold." if not failed else f"{len(failed)} FAILED."),
+        "",
+    ] + [f"- [{'x' if ok else ' '}] {name}" for name, ok in checks.items()]
     lines += [
         "",
         "## Generation rates per core (per CPU second of the chunk jobs)",
@@ -243,4 +343,4 @@ def report(
     lines += ["", "## Plots", ""] + [f"![{n}]({rel}/{n})" for n in plots] + [""]
     with atomic_output(out_md) as tmp:
         tmp.write_text("\n".join(lines))
-    return {"aucs": aucs, "checks": checks, "rates": rates}
+    return {"aucs": aucs, "checks": checks, "values": values, "observations": observations, "rates": rates}
