@@ -29,6 +29,8 @@ rule merge_simulation:
     output:
         data="results/simulation/data.h5",
         unscaled="results/simulation/unscaled_data.h5",
+        # truth per candidate, in data.h5's row order; never a network input
+        truth="results/simulation/truth.feather",
     log:
         "logs/simulation/merge.log",
     benchmark:

@@ -19,8 +19,15 @@ from leptonid.simulation.writer import write_chunk
 log = logging.getLogger(__name__)
 
 CLASSES: tuple[str, ...] = ("signal", "background")
-#: Process codes stored per candidate (``process`` dataset of a chunk file).
-PROCESS_CODES: dict[str, int] = {name: i for i, name in enumerate(gen.PROCESSES)}
+#: Truth process of a background candidate whose seed is a photon-conversion leg, whatever made the event.
+CONVERSION = "conversion"
+#: Process names in code order (``process`` dataset of a chunk file): the generator's processes, then
+#: :data:`CONVERSION`. Codes are stable: a new process gets the next code, never an old one.
+PROCESS_NAMES: tuple[str, ...] = ("zee", "qcd", "heavy_flavour", CONVERSION)
+#: Process codes stored per candidate.
+PROCESS_CODES: dict[str, int] = {name: i for i, name in enumerate(PROCESS_NAMES)}
+if not set(gen.PROCESSES) <= set(PROCESS_NAMES):  # a generator process must get its own stable code here
+    raise ImportError(f"generator processes {sorted(set(gen.PROCESSES) - set(PROCESS_NAMES))} have no process code")
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,22 @@ def candidates_from_batch(
         "cand_et": cand_et[ok].astype(np.float32),
         "track_pt": particles.pt[idx][ok].astype(np.float32),
         "seed_pid": particles.pid[idx][ok].astype(np.int32),
-        "process": np.full(int(ok.sum()), PROCESS_CODES[process], dtype=np.int8),
+        "process": truth_process(particles, idx[ok], process),
+        "true_et": particles.pt[idx][ok].astype(np.float32),
+        "true_eta": particles.eta[idx][ok].astype(np.float32),
+        "true_phi": particles.phi[idx][ok].astype(np.float32),
     }
     return out, idx.size
+
+
+def truth_process(particles: gen.Particles, seeds: np.ndarray, process: str) -> np.ndarray:
+    """Process code (int8) of each seed: ``process``, or :data:`CONVERSION` for a background seed that is a
+    photon-conversion leg (an electron or positron produced away from the collision, ``r0 > 0``)."""
+    codes = np.full(seeds.size, PROCESS_CODES[process], dtype=np.int8)
+    if process != "zee":
+        leg = (particles.r0[seeds] > 0) & (np.abs(particles.pid[seeds]) == 11)
+        codes[leg] = PROCESS_CODES[CONVERSION]
+    return codes
 
 
 def process_targets(cls: str, n_candidates: int, cfg: SimulationConfig) -> dict[str, int]:
