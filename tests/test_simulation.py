@@ -204,3 +204,19 @@ def test_truth_lines_up_with_data_row_for_row(tiny_sample):
     assert np.corrcoef(signal["cand_et"], signal["true_et"])[0, 1] > 0.8
     assert truth["true_eta"].abs().max() <= TINY.get("eta_max", 2.4) + 1e-6
     assert truth["true_phi"].abs().max() <= np.pi + 1e-6
+
+
+def test_read_truth_follows_the_predictions_event_order(tiny_sample):
+    import pandas as pd
+
+    from leptonid.results import read_truth
+
+    truth = pd.read_feather(tiny_sample / "truth.feather")
+    test = truth[truth["split"] == "test"].reset_index(drop=True)
+    event = np.random.default_rng(0).permutation(len(test))
+    got = read_truth(tiny_sample / "truth.feather", "test", event)
+    np.testing.assert_array_equal(got["index"], event)
+    np.testing.assert_array_equal(got["cand_et"], test["cand_et"].to_numpy()[event])
+    assert list(got["process"].astype(str)) == list(test["process"].astype(str).to_numpy()[event])
+    with pytest.raises(ValueError, match="no truth for 1 test events"):
+        read_truth(tiny_sample / "truth.feather", "test", np.array([0, len(test)]))
