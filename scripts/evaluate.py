@@ -44,8 +44,15 @@ if snakemake.input.truth:  # noqa: F821  (data.source: simulate)
         if row["skipped"]:
             log.warning("%s: no AUC against %s: %s", feature_set, row["process"], row["skipped"])
         else:
-            log.info("%s: test AUC against %s (%d events) %.4f [%.4f, %.4f]", feature_set, row["process"],
-                     row["n_background"], row["auc"], row["auc_ci_low"], row["auc_ci_high"])
+            log.info(
+                "%s: test AUC against %s (%d events) %.4f [%.4f, %.4f]",
+                feature_set,
+                row["process"],
+                row["n_background"],
+                row["auc"],
+                row["auc_ci_low"],
+                row["auc_ci_high"],
+            )
 write_json(out.metrics, result)
 log.info("%s: test AUC %.4f [%.4f, %.4f]", feature_set, result["auc"], result["auc_ci_low"], result["auc_ci_high"])
 

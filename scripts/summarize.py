@@ -3,11 +3,11 @@ simulation's truth is known, and the CNN-HL gap with a paired bootstrap interval
 
 import json
 
-import numpy as np
-
 from _workflow import setup
 
 log = setup(snakemake)  # noqa: F821
+
+import numpy as np  # noqa: E402
 
 from leptonid.feature_sets import LABELS  # noqa: E402
 from leptonid.metrics import (  # noqa: E402
@@ -47,8 +47,11 @@ if not missing:
         raise ValueError(f"the test predictions of {cnn} and {hl} are not of the same events in the same order")
     params = snakemake.params  # noqa: F821
     gap = paired_auc_difference(
-        predictions[cnn][0], predictions[cnn][1], predictions[hl][1],
-        resamples=int(params.bootstrap_resamples), seed=int(params.seed),
+        predictions[cnn][0],
+        predictions[cnn][1],
+        predictions[hl][1],
+        resamples=int(params.bootstrap_resamples),
+        seed=int(params.seed),
     )
     log.info("CNN-HL gap: %+.4f [%+.4f, %+.4f]", gap["difference"], gap["ci_low"], gap["ci_high"])
 else:

@@ -9,8 +9,8 @@ import pytest
 
 from leptonid.metrics import (
     REFERENCE_AUC,
-    auc_table_markdown,
     auc_per_process,
+    auc_table_markdown,
     auc_table_rows,
     background_efficiency_at,
     bootstrap_auc,

@@ -168,7 +168,10 @@ def test_truth_process_marks_background_conversion_legs_only():
     # seeds: prompt e-, conversion e+, displaced pi+ (not a conversion leg), conversion e-
     particles = SimpleNamespace(r0=np.array([0.0, 0.4, 0.3, 0.9]), pid=np.array([11, -11, 211, 11]))
     seeds = np.array([0, 1, 2, 3])
-    names = lambda codes: [chunk.PROCESS_NAMES[c] for c in codes]  # noqa: E731
+
+    def names(codes):
+        return [chunk.PROCESS_NAMES[c] for c in codes]
+
     assert names(chunk.truth_process(particles, seeds, "qcd")) == ["qcd", "conversion", "qcd", "conversion"]
     assert names(chunk.truth_process(particles, seeds[[2, 3]], "heavy_flavour")) == ["heavy_flavour", "conversion"]
     assert names(chunk.truth_process(particles, seeds, "zee")) == ["zee"] * 4

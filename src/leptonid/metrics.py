@@ -105,9 +105,7 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(_weighted_auc(_rank(score), y, np.ones((1, y.size)))[0])
 
 
-def _resampled_aucs(
-    ranked: Sequence[_Ranked], y: np.ndarray, resamples: int, seed: int, chunk: int = 16
-) -> np.ndarray:
+def _resampled_aucs(ranked: Sequence[_Ranked], y: np.ndarray, resamples: int, seed: int, chunk: int = 16) -> np.ndarray:
     """AUCs of several scorings of the same events on the same bootstrap resamples: shape (len(ranked), resamples).
 
     Every resample draws multinomial event weights once and applies them to
@@ -176,8 +174,8 @@ def auc_per_process(
         n_bkg = int((~y_b & (process == name)).sum())
         row: dict[str, object] = {"process": str(name), "n_signal": int(y_b.sum()), "n_background": n_bkg}
         if n_bkg < min_events:
-            row.update(auc=None, auc_ci_low=None, auc_ci_high=None,
-                       skipped=f"{n_bkg} background test events, fewer than {min_events}")
+            reason = f"{n_bkg} background test events, fewer than {min_events}"
+            row.update(auc=None, auc_ci_low=None, auc_ci_high=None, skipped=reason)
         else:
             low, high = bootstrap_auc(y_b[keep], score_f[keep], resamples=resamples, seed=seed, level=level)
             row.update(auc=roc_auc(y_b[keep], score_f[keep]), auc_ci_low=low, auc_ci_high=high, skipped=None)
@@ -414,16 +412,18 @@ def _interval(value: object, low: object, high: object, signed: bool = False) ->
     return f"{f.format(float(value))} ({f.format(float(low))} to {f.format(float(high))})"  # type: ignore[arg-type]
 
 
-def per_process_markdown(
-    metrics: Mapping[str, Mapping[str, object]], labels: Mapping[str, str] | None = None
-) -> str:
+def per_process_markdown(metrics: Mapping[str, Mapping[str, object]], labels: Mapping[str, str] | None = None) -> str:
     """The table "AUC per background process" of ``auc.md`` ("" when no metrics have ``auc_per_process``).
 
     One row per feature set, one column per background process: the AUC of
     all signal test events against that process's background test events,
     with its bootstrap interval, or "skipped" with the reason below the table.
     """
-    per = {fs: list(m["auc_per_process"]) for fs, m in metrics.items() if m.get("auc_per_process")}  # type: ignore[call-overload]
+    per = {
+        fs: list(m["auc_per_process"])  # type: ignore[call-overload]
+        for fs, m in metrics.items()
+        if m.get("auc_per_process")
+    }
     if not per:
         return ""
     first = next(iter(per.values()))
@@ -483,7 +483,8 @@ def gap_markdown(gap: Mapping[str, object] | None, missing: Sequence[str] = (), 
         f"{gap['bootstrap_seed']}, the same resampled events for both networks' scores). "
     )
     if None not in paper.values():
-        text += f"The paper: {paper[cnn] - paper[hl]:+.4f} ({paper[cnn]:.4f} - {paper[hl]:.4f})."  # type: ignore[operator]
+        p_cnn, p_hl = float(paper[cnn]), float(paper[hl])  # type: ignore[arg-type]
+        text += f"The paper: {p_cnn - p_hl:+.4f} ({p_cnn:.4f} - {p_hl:.4f})."
     if collapsed:
         text += " **Not to be compared: collapsed model " + ", ".join(f"`{c}`" for c in collapsed) + ".**"
     lines.append(text)

@@ -19,7 +19,15 @@ from leptonid.atomic import atomic_output
 CHUNK_EXTRA: tuple[str, ...] = ("cand_et", "track_pt", "seed_pid", "process", "true_et", "true_eta", "true_phi")
 #: Columns of ``truth.feather``: one row per candidate of ``data.h5``, in its row order (train, valid, test).
 TRUTH_COLUMNS: tuple[str, ...] = (
-    "split", "index", "process", "true_et", "true_eta", "true_phi", "seed_pid", "cand_et", "y"
+    "split",
+    "index",
+    "process",
+    "true_et",
+    "true_eta",
+    "true_phi",
+    "seed_pid",
+    "cand_et",
+    "y",
 )
 #: Label dtype in data.h5 / unscaled_data.h5 (float32 0/1, what Keras' binary cross-entropy expects).
 LABEL_DTYPE = np.float32
@@ -187,7 +195,7 @@ def write_truth(path: str | os.PathLike, splits: Mapping[str, Mapping[str, np.nd
     timestamps, fixed zstd compression; written atomically.
     """
     import pyarrow as pa
-    import pyarrow.feather as feather
+    from pyarrow import feather
 
     from leptonid.simulation.chunk import PROCESS_NAMES
 
