@@ -177,6 +177,7 @@ def test_truth_process_marks_background_conversion_legs_only():
     assert names(chunk.truth_process(particles, seeds, "zee")) == ["zee"] * 4
     # codes of the generator's processes are stable (chunk files and truth.feather store codes)
     assert chunk.PROCESS_CODES == {"zee": 0, "qcd": 1, "heavy_flavour": 2, "conversion": 3}
+    assert set(chunk.gen.PROCESSES) <= set(chunk.PROCESS_NAMES)  # every generator process has a code
 
 
 def test_truth_lines_up_with_data_row_for_row(tiny_sample):

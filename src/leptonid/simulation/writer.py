@@ -202,20 +202,19 @@ def write_truth(path: str | os.PathLike, splits: Mapping[str, Mapping[str, np.nd
     def category(codes: np.ndarray, names: Sequence[str]) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), pa.array(list(names), pa.string()))
 
-    cat = {k: np.concatenate([splits[s][k] for s in layout.SPLITS]) for k in splits[layout.SPLITS[0]] if k != "y"}
-    cat["y"] = np.concatenate([splits[s]["y"] for s in layout.SPLITS]).reshape(-1)
+    flat = {k: np.concatenate([splits[s][k] for s in layout.SPLITS]).reshape(-1) for k in splits[layout.SPLITS[0]]}
     split_code = np.concatenate([np.full(len(splits[s]["y"]), i, np.int8) for i, s in enumerate(layout.SPLITS)])
     index = np.concatenate([np.arange(len(splits[s]["y"]), dtype=np.int64) for s in layout.SPLITS])
     columns = {
         "split": category(split_code, layout.SPLITS),
         "index": pa.array(index),
-        "process": category(cat["process"].astype(np.int8), PROCESS_NAMES),
-        "true_et": pa.array(cat["true_et"].astype(np.float32)),
-        "true_eta": pa.array(cat["true_eta"].astype(np.float32)),
-        "true_phi": pa.array(cat["true_phi"].astype(np.float32)),
-        "seed_pid": pa.array(cat["seed_pid"].astype(np.int32)),
-        "cand_et": pa.array(cat["cand_et"].astype(np.float32)),
-        "y": pa.array(cat["y"].astype(LABEL_DTYPE)),
+        "process": category(flat["process"].astype(np.int8), PROCESS_NAMES),
+        "true_et": pa.array(flat["true_et"].astype(np.float32)),
+        "true_eta": pa.array(flat["true_eta"].astype(np.float32)),
+        "true_phi": pa.array(flat["true_phi"].astype(np.float32)),
+        "seed_pid": pa.array(flat["seed_pid"].astype(np.int32)),
+        "cand_et": pa.array(flat["cand_et"].astype(np.float32)),
+        "y": pa.array(flat["y"].astype(LABEL_DTYPE)),
     }
     table = pa.table([columns[c] for c in TRUTH_COLUMNS], names=list(TRUTH_COLUMNS))
     with atomic_output(path) as tmp:
