@@ -388,6 +388,14 @@ def evaluation_params():
     }
 
 
+def truth_files():
+    """The simulation's truth per candidate, when it made the data (else none: the
+    per-process AUCs need it, nothing else does)."""
+    if config["data"]["source"] == "simulate":
+        return ["results/simulation/truth.feather"]
+    return []
+
+
 def evaluation_targets():
     """The outputs of evaluation for rule all."""
     return [

@@ -1,11 +1,14 @@
 # Evaluate each trained network on the test split, then summarise all of them
-# beside the published AUCs (config: evaluation).
+# beside the published AUCs (config: evaluation). With the simulation's truth
+# (data.source: simulate) evaluate also reports the AUC against each
+# background process; summarize adds the CNN-HL gap with a paired bootstrap.
 
 
 rule evaluate:
     input:
         test="results/predictions/{feature_set}/test.feather",
         history="results/models/{feature_set}/history.csv",
+        truth=truth_files(),
     output:
         metrics="results/metrics/{feature_set}.json",
         training_png=report(
@@ -77,5 +80,7 @@ rule summarize:
         runtime=grows(10),
     params:
         feature_sets=training_feature_sets(),
+        bootstrap_resamples=config["evaluation"]["bootstrap_resamples"],
+        seed=config["evaluation"]["seed"],
     script:
         "../scripts/summarize.py"

@@ -29,6 +29,8 @@ rule merge_simulation:
     output:
         data="results/simulation/data.h5",
         unscaled="results/simulation/unscaled_data.h5",
+        # truth per candidate, in data.h5's row order; never a network input
+        truth="results/simulation/truth.feather",
     log:
         "logs/simulation/merge.log",
     benchmark:
@@ -51,6 +53,7 @@ rule merge_simulation:
 rule validate_simulation:
     input:
         unscaled="results/simulation/unscaled_data.h5",
+        truth="results/simulation/truth.feather",
         summaries=sim_chunks(SIM_CLASSES, "json"),
     output:
         report="results/simulation/validation.md",
@@ -71,5 +74,7 @@ rule validate_simulation:
     resources:
         mem_mb=grows(1000, 2.0),
         runtime=grows(10, 0.05),
+    params:
+        enforce_calibration=config["simulation"]["enforce_calibration"],
     script:
         "../scripts/validate_simulation.py"

@@ -1,4 +1,4 @@
-"""Rule merge_simulation: ET-matched, split, standardised data.h5 and unscaled_data.h5."""
+"""Rule merge_simulation: ET-matched, split, standardised data.h5 and unscaled_data.h5, and truth.feather."""
 
 from _workflow import setup
 
@@ -16,5 +16,6 @@ summary = merge(
     fractions=dict(p.split),
     et_bin_width=float(p.et_bin_width),
     seed=int(p.seed),
+    truth_path=snakemake.output.truth,  # noqa: F821
 )
 log.info("merged: %s", summary)

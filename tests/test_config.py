@@ -10,7 +10,7 @@ import yaml
 from runner import REPO, run_workflow
 from leptonid.config import check_config, config_problems, load_schema
 from leptonid.feature_sets import FEATURE_SETS
-from leptonid.simulation.chunk import CHUNK_DEFAULTS, MERGE_KEYS
+from leptonid.simulation.chunk import CHUNK_DEFAULTS, MERGE_KEYS, VALIDATION_KEYS
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
@@ -65,7 +65,7 @@ def test_feature_set_names_have_one_source() -> None:
 def test_simulation_chunk_keys_match_the_schema() -> None:
     """Every key of the schema's simulation section is a chunk key or a merge key, and chunk defaults agree."""
     section = load_schema(SCHEMA)["properties"]["simulation"]["properties"]
-    assert set(section) == set(CHUNK_DEFAULTS) | set(MERGE_KEYS)
+    assert set(section) == set(CHUNK_DEFAULTS) | set(MERGE_KEYS) | set(VALIDATION_KEYS)
     for key, default in CHUNK_DEFAULTS.items():
         assert section[key]["default"] == default, key
 

@@ -9,11 +9,15 @@ import pytest
 
 from leptonid.metrics import (
     REFERENCE_AUC,
+    auc_per_process,
     auc_table_markdown,
     auc_table_rows,
     background_efficiency_at,
     bootstrap_auc,
     evaluate_scores,
+    gap_markdown,
+    paired_auc_difference,
+    per_process_markdown,
     rejection_at,
     roc_auc,
     roc_curve,
@@ -188,3 +192,55 @@ def test_thin_curve_bounds_the_points_and_keeps_the_shape():
     np.testing.assert_array_equal(thin_curve(fpr[:10], tpr[:10], 500), np.arange(10))
     with pytest.raises(ValueError, match="max_points"):
         thin_curve(fpr, tpr, 1)
+
+
+def test_auc_per_process_is_signal_against_each_background_alone():
+    rng = np.random.default_rng(5)
+    n_sig, n_easy, n_hard = 400, 300, 200
+    y = np.r_[np.ones(n_sig), np.zeros(n_easy + n_hard + 6)].astype(int)
+    process = np.array(["zee"] * n_sig + ["easy"] * n_easy + ["hard"] * n_hard + ["rare"] * 6)
+    score = np.r_[rng.normal(2.0, 1, n_sig), rng.normal(-2.0, 1, n_easy), rng.normal(1.8, 1, n_hard), np.zeros(6)]
+    rows = auc_per_process(y, score, process, ["easy", "hard", "rare", "none"], resamples=50, seed=1)
+    by = {r["process"]: r for r in rows}
+    assert [r["process"] for r in rows] == ["easy", "hard", "rare", "none"]
+    for name in ("easy", "hard"):
+        keep = (y == 1) | (process == name)
+        assert by[name]["auc"] == pytest.approx(brute_force_auc(y[keep], score[keep]))
+        assert by[name]["auc_ci_low"] < by[name]["auc"] < by[name]["auc_ci_high"]
+        assert by[name]["skipped"] is None and by[name]["n_signal"] == n_sig
+    assert by["easy"]["auc"] > 0.97 and 0.5 < by["hard"]["auc"] < 0.6
+    assert by["easy"]["n_background"] == n_easy and by["hard"]["n_background"] == n_hard
+    # fewer than 10 background events: no AUC, and the reason says why
+    for name, n in (("rare", 6), ("none", 0)):
+        assert by[name]["auc"] is None and by[name]["n_background"] == n and f"{n} background" in by[name]["skipped"]
+    text = per_process_markdown({"hl": {"auc_per_process": rows}}, {"hl": "HL"})
+    assert text.startswith("## AUC per background process")
+    assert "`easy` (300 jets)" in text and "`rare` (6 jets)" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `hl`"))
+    assert f"{by['hard']['auc']:.4f} ({by['hard']['auc_ci_low']:.4f} to" in row and row.count("skipped") == 2
+    assert "`rare` (6 background test events, fewer than 10)" in text
+    assert per_process_markdown({"hl": {"auc": 0.9}}) == ""  # no truth (data.source: file): no table
+
+
+def test_paired_gap_interval_is_narrower_than_the_unpaired_one():
+    rng = np.random.default_rng(8)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    base = rng.normal(size=n) + 1.2 * y
+    better = base + 0.4 * y + 0.3 * rng.normal(size=n)  # a bit better, strongly correlated with base
+    gap = paired_auc_difference(y, better, base, resamples=300, seed=4)
+    assert gap["difference"] == pytest.approx(roc_auc(y, better) - roc_auc(y, base))
+    assert 0 < gap["ci_low"] < gap["difference"] < gap["ci_high"]
+    lo_a, hi_a = bootstrap_auc(y, better, resamples=300, seed=4)
+    lo_b, hi_b = bootstrap_auc(y, base, resamples=300, seed=5)
+    unpaired = math.hypot(hi_a - lo_a, hi_b - lo_b)
+    assert gap["ci_high"] - gap["ci_low"] < 0.6 * unpaired
+    # the same scores twice: exactly no difference on every resample
+    same = paired_auc_difference(y, base, base, resamples=50, seed=4)
+    assert same["difference"] == same["ci_low"] == same["ci_high"] == 0.0
+    assert paired_auc_difference(y, better, base, resamples=300, seed=4) == gap  # seeded
+    text = gap_markdown(gap)
+    assert f"**{gap['difference']:+.4f}**" in text and f"{gap['ci_low']:+.4f} to {gap['ci_high']:+.4f}" in text
+    assert "300 resamples" in text and "The paper: +0.0274" in text
+    assert "not available" in gap_markdown(None, missing=["hl"]) and "`hl`" in gap_markdown(None, missing=["hl"])
+    assert "collapsed model `hl`" in gap_markdown(gap, collapsed=["hl"])

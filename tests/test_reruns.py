@@ -287,9 +287,9 @@ def test_deleting_one_simulation_chunk_rebuilds_only_that_chunk(sim_base: Path, 
     assert_deleting_one_output_rebuilds_only_it(snakefile, work, "simulate_chunk", target, *chunks)
     # the chunk and the merge were redone in another directory than sim_base's: the same bytes
     # (with tests/test_simulation.py, which regenerates chunks and merges twice)
-    patterns = ("results/simulation/*.h5", "results/simulation/chunks/*.h5")
+    patterns = ("results/simulation/*.h5", "results/simulation/truth.feather", "results/simulation/chunks/*.h5")
     first, second = digests(sim_base, patterns), digests(work, patterns)
-    assert len(first) == 2 + 4 and "results/simulation/unscaled_data.h5" in first, first
+    assert len(first) == 3 + 4 and "results/simulation/truth.feather" in first, first
     assert second == first
 
 

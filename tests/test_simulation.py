@@ -107,8 +107,9 @@ def tiny_sample(tmp_path_factory):
     for cls in chunk.CLASSES:
         chunk.run_chunk(cls, 0, TINY, str(d / f"{cls}_0.h5"), str(d / f"{cls}_0.json"))
     args = dict(n_per_class=100, fractions={"train": 0.6, "valid": 0.2, "test": 0.2}, et_bin_width=2.0, seed=11)
-    writer.merge([d / "signal_0.h5"], [d / "background_0.h5"], d / "data.h5", d / "unscaled.h5", **args)
-    writer.merge([d / "signal_0.h5"], [d / "background_0.h5"], d / "data2.h5", d / "unscaled2.h5", **args)
+    chunks = [d / "signal_0.h5"], [d / "background_0.h5"]
+    writer.merge(*chunks, d / "data.h5", d / "unscaled.h5", truth_path=d / "truth.feather", **args)
+    writer.merge(*chunks, d / "data2.h5", d / "unscaled2.h5", truth_path=d / "truth2.feather", **args)
     return d
 
 
@@ -139,6 +140,7 @@ def test_tiny_simulation_is_byte_reproducible(tiny_sample):
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert digest(tiny_sample / "data.h5") == digest(tiny_sample / "data2.h5")
     assert digest(tiny_sample / "unscaled.h5") == digest(tiny_sample / "unscaled2.h5")
+    assert digest(tiny_sample / "truth.feather") == digest(tiny_sample / "truth2.feather")
 
 
 def test_tiny_chunk_regenerates_identically(tiny_sample, tmp_path):
@@ -171,3 +173,67 @@ def test_origins_follow_copies_to_the_z():
     got = origins(pid, mother1, np.array([7, 4]))
     assert got.tolist() == [0, 0, 23, 23, 11, 22, 22, 0, 0, 511, 511]
     assert origins(pid, mother1, np.array([7, 4]), which=np.array([3, 6, 9])).tolist() == [23, 22, 511]
+
+
+def test_truth_process_marks_background_conversion_legs_only():
+    from types import SimpleNamespace
+
+    # seeds: prompt e-, conversion e+, displaced pi+ (not a conversion leg), conversion e-
+    particles = SimpleNamespace(r0=np.array([0.0, 0.4, 0.3, 0.9]), pid=np.array([11, -11, 211, 11]))
+    seeds = np.array([0, 1, 2, 3])
+
+    def names(codes):
+        return [chunk.PROCESS_NAMES[c] for c in codes]
+
+    assert names(chunk.truth_process(particles, seeds, "qcd")) == ["qcd", "conversion", "qcd", "conversion"]
+    assert names(chunk.truth_process(particles, seeds[[2, 3]], "heavy_flavour")) == ["heavy_flavour", "conversion"]
+    assert names(chunk.truth_process(particles, seeds, "zee")) == ["zee"] * 4
+    # codes of the generator's processes are stable (chunk files and truth.feather store codes)
+    assert chunk.PROCESS_CODES == {"zee": 0, "qcd": 1, "heavy_flavour": 2, "conversion": 3}
+    assert set(chunk.gen.PROCESSES) <= set(chunk.PROCESS_NAMES)  # every generator process has a code
+
+
+def test_truth_lines_up_with_data_row_for_row(tiny_sample):
+    import pandas as pd
+
+    from leptonid.features import window_sum
+
+    truth = pd.read_feather(tiny_sample / "truth.feather")
+    assert tuple(truth.columns) == writer.TRUTH_COLUMNS
+    assert list(truth["split"].cat.categories) == list(layout.SPLITS)
+    assert set(truth["process"].cat.categories) == set(chunk.PROCESS_NAMES)
+    with h5py.File(tiny_sample / "unscaled.h5", "r") as f:
+        sizes = [f["y"][s].shape[0] for s in layout.SPLITS]
+        y = np.concatenate([f["y"][s][...] for s in layout.SPLITS])
+        cand_et = np.concatenate([window_sum(f["et"][s][..., 0], 7, 7) for s in layout.SPLITS])
+    assert list(truth["split"]) == [s for s, n in zip(layout.SPLITS, sizes) for _ in range(n)]
+    assert np.array_equal(truth["index"], np.concatenate([np.arange(n) for n in sizes]))
+    np.testing.assert_array_equal(truth["y"], y)
+    # the candidate ET recomputed from each unscaled image is the one stored with its truth
+    np.testing.assert_allclose(truth["cand_et"], cand_et, rtol=1e-5)
+    signal, background = truth[truth["y"] == 1], truth[truth["y"] == 0]
+    assert (signal["process"] == "zee").all() and (signal["seed_pid"].abs() == 11).all()
+    assert set(background["process"]) <= {"qcd", "heavy_flavour", "conversion"}
+    assert (background.loc[background["process"] == "conversion", "seed_pid"].abs() == 11).all()
+    # the truth is that candidate's: an electron's ECal ET measures its own pT (the 7x7 window keeps most of it)
+    ratio = signal["cand_et"] / signal["true_et"]
+    assert 0.8 < ratio.median() < 1.1, ratio.describe()
+    assert np.corrcoef(signal["cand_et"], signal["true_et"])[0, 1] > 0.8
+    assert truth["true_eta"].abs().max() <= TINY.get("eta_max", 2.4) + 1e-6
+    assert truth["true_phi"].abs().max() <= np.pi + 1e-6
+
+
+def test_read_truth_follows_the_predictions_event_order(tiny_sample):
+    import pandas as pd
+
+    from leptonid.results import read_truth
+
+    truth = pd.read_feather(tiny_sample / "truth.feather")
+    test = truth[truth["split"] == "test"].reset_index(drop=True)
+    event = np.random.default_rng(0).permutation(len(test))
+    got = read_truth(tiny_sample / "truth.feather", "test", event)
+    np.testing.assert_array_equal(got["index"], event)
+    np.testing.assert_array_equal(got["cand_et"], test["cand_et"].to_numpy()[event])
+    assert list(got["process"].astype(str)) == list(test["process"].astype(str).to_numpy()[event])
+    with pytest.raises(ValueError, match="no truth for 1 test events"):
+        read_truth(tiny_sample / "truth.feather", "test", np.array([0, len(test)]))

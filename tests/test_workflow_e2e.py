@@ -60,8 +60,22 @@ def test_default_pipeline_end_to_end(e2e_run: Path) -> None:
         metrics = json.loads((results / f"metrics/{fs}.json").read_text())
         assert metrics["n_events"] == n_test
         assert 0.0 <= metrics["auc"] <= 1.0
+        # the simulation's truth: the AUC against each background process, or why not
+        per = {r["process"]: r for r in metrics["auc_per_process"]}
+        assert set(per) == {"qcd", "heavy_flavour", "conversion"}
+        assert sum(r["n_background"] for r in per.values()) == metrics["n_background"]
+        for r in per.values():
+            assert (r["auc"] is None) == (r["n_background"] < 10) == bool(r["skipped"]), r
+            assert r["auc"] is None or r["auc_ci_low"] <= r["auc"] <= r["auc_ci_high"]
+    truth = pd.read_feather(results / "simulation/truth.feather")
+    assert len(truth) == sum(count_rows(results / f"prep/{s}.feather") for s in ("train", "valid", "test"))
+    test_truth = truth[truth["split"] == "test"]
+    assert (test_truth["y"].to_numpy() == load_split(results / "prep/test.feather", ["y"])["y"]).all()
     table = (results / "tables/auc.md").read_text()
     assert "`et_and_ht`" in table and "`hl`" in table and "`hl_and_efps`" in table
+    assert "## AUC per background process" in table and "`heavy_flavour` (" in table
+    gap = table.split("## CNN-HL gap")[1]
+    assert "95% paired bootstrap interval" in gap and "20 resamples" in gap
     # the guided search: two passes (unless it stopped early, which it says), test read only at the end
     passes = pd.read_csv(results / "search/passes.csv")
     record = json.loads((results / "search/search.json").read_text())
@@ -90,6 +104,8 @@ def test_default_pipeline_end_to_end(e2e_run: Path) -> None:
         assert f"{a:.4f} ({lo:.4f}-{hi:.4f})" in headline
     first_line = summary.split("\n\n")[1].split("\n")[0]
     assert first_line.split(":")[0].replace(">", "&gt;") in headline
+    auc_page = (results / "report/auc.html").read_text()
+    assert "AUC per background process" in auc_page and "CNN-HL gap" in auc_page
     for page in ("inventory", "validation", "dedupe", "auc", "search_summary", "search_passes"):
         assert "<table>" in (results / f"report/{page}.html").read_text() or page == "search_passes", page
     assert "<table" in (results / "report/search_passes.html").read_text()

@@ -105,6 +105,23 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(_weighted_auc(_rank(score), y, np.ones((1, y.size)))[0])
 
 
+def _resampled_aucs(ranked: Sequence[_Ranked], y: np.ndarray, resamples: int, seed: int, chunk: int = 16) -> np.ndarray:
+    """AUCs of several scorings of the same events on the same bootstrap resamples: shape (len(ranked), resamples).
+
+    Every resample draws multinomial event weights once and applies them to
+    every scoring (a paired bootstrap when there are several).
+    """
+    rng = np.random.default_rng(seed)
+    n = y.size
+    out = np.empty((len(ranked), resamples))
+    for start in range(0, resamples, chunk):
+        k = min(chunk, resamples - start)
+        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=k).astype(np.float64)
+        for i, r in enumerate(ranked):
+            out[i, start : start + k] = _weighted_auc(r, y, weights)
+    return out
+
+
 def bootstrap_auc(
     y: np.ndarray,
     score: np.ndarray,
@@ -119,19 +136,91 @@ def bootstrap_auc(
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     y, score = _check(y, score)
-    ranked = _rank(score)
-    rng = np.random.default_rng(seed)
-    n = y.size
-    aucs: list[np.ndarray] = []
-    for start in range(0, resamples, chunk):
-        k = min(chunk, resamples - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=k).astype(np.float64)
-        aucs.append(_weighted_auc(ranked, y, weights))
-    values = np.concatenate(aucs)
+    values = _resampled_aucs([_rank(score)], y, resamples, seed, chunk)[0]
     values = values[np.isfinite(values)]  # a resample without one class has no AUC
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(values, [alpha, 1.0 - alpha])
     return float(low), float(high)
+
+
+#: Fewest background test events of one process for its own AUC (fewer: skipped, and said so).
+MIN_PROCESS_EVENTS = 10
+
+
+def auc_per_process(
+    y: np.ndarray,
+    score: np.ndarray,
+    process: np.ndarray,
+    processes: Sequence[str],
+    resamples: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+    min_events: int = MIN_PROCESS_EVENTS,
+) -> list[dict[str, object]]:
+    """AUC of all signal events against the background events of each of ``processes`` separately.
+
+    ``process`` names each event's truth process (the signal's is ignored).
+    Each AUC has a percentile bootstrap interval like :func:`bootstrap_auc`
+    (same resamples and seed). A process with fewer than ``min_events``
+    background events is listed with ``auc`` ``None`` and a ``skipped`` reason.
+    """
+    y_b, score_f = _check(y, score)
+    process = np.asarray(process).reshape(-1)
+    if process.shape != y_b.shape:
+        raise ValueError(f"labels and processes differ in length: {y_b.size} vs {process.size}")
+    out: list[dict[str, object]] = []
+    for name in processes:
+        keep = y_b | (process == name)
+        n_bkg = int((~y_b & (process == name)).sum())
+        row: dict[str, object] = {"process": str(name), "n_signal": int(y_b.sum()), "n_background": n_bkg}
+        if n_bkg < min_events:
+            reason = f"{n_bkg} background test events, fewer than {min_events}"
+            row.update(auc=None, auc_ci_low=None, auc_ci_high=None, skipped=reason)
+        else:
+            low, high = bootstrap_auc(y_b[keep], score_f[keep], resamples=resamples, seed=seed, level=level)
+            row.update(auc=roc_auc(y_b[keep], score_f[keep]), auc_ci_low=low, auc_ci_high=high, skipped=None)
+        out.append(row)
+    return out
+
+
+#: The CNN-HL gap of the paper: AUC of the CNN on both images minus AUC of the 7 HL features.
+GAP_FEATURE_SETS: tuple[str, str] = ("et_and_ht", "hl")
+
+
+def paired_auc_difference(
+    y: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, object]:
+    """AUC(a) - AUC(b) on the same events, with a paired percentile bootstrap interval.
+
+    Each resample weights the events once (multinomial) and scores both
+    models on the same weighted events, so the interval reflects only how
+    the two models differ, not the test sample's own fluctuation both share.
+    """
+    if resamples < 2:
+        raise ValueError(f"resamples must be >= 2, got {resamples}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    y_b, a = _check(y, score_a)
+    _, b = _check(y, score_b)
+    aucs = _resampled_aucs([_rank(a), _rank(b)], y_b, resamples, seed)
+    diff = aucs[0] - aucs[1]
+    diff = diff[np.isfinite(diff)]  # a resample without one class has no AUC
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(diff, [alpha, 1.0 - alpha])
+    return {
+        "difference": roc_auc(y_b, a) - roc_auc(y_b, b),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "ci_level": level,
+        "bootstrap_resamples": int(resamples),
+        "bootstrap_seed": int(seed),
+        "n_events": int(y_b.size),
+    }
 
 
 def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -318,6 +407,90 @@ def auc_table_markdown(rows: Sequence[Mapping[str, object]]) -> str:
     return "\n".join(lines) + "\n" + note + "\n"
 
 
+def _interval(value: object, low: object, high: object, signed: bool = False) -> str:
+    f = "{:+.4f}" if signed else "{:.4f}"
+    return f"{f.format(float(value))} ({f.format(float(low))} to {f.format(float(high))})"  # type: ignore[arg-type]
+
+
+def per_process_markdown(metrics: Mapping[str, Mapping[str, object]], labels: Mapping[str, str] | None = None) -> str:
+    """The table "AUC per background process" of ``auc.md`` ("" when no metrics have ``auc_per_process``).
+
+    One row per feature set, one column per background process: the AUC of
+    all signal test events against that process's background test events,
+    with its bootstrap interval, or "skipped" with the reason below the table.
+    """
+    per = {
+        fs: list(m["auc_per_process"])  # type: ignore[call-overload]
+        for fs, m in metrics.items()
+        if m.get("auc_per_process")
+    }
+    if not per:
+        return ""
+    first = next(iter(per.values()))
+    processes = list(dict.fromkeys(str(r["process"]) for rows in per.values() for r in rows))
+    n_bkg = {str(r["process"]): r["n_background"] for r in first}
+    head = " | ".join(f"`{p}` ({n_bkg.get(p, '?')} jets)" for p in processes)
+    lines = [
+        "## AUC per background process",
+        "",
+        f"| feature set | model | {head} |",
+        "| --- | --- | " + " | ".join("---" for _ in processes) + " |",
+    ]
+    skipped: dict[str, str] = {}
+    for fs, rows in per.items():
+        by = {str(r["process"]): r for r in rows}
+        cells = []
+        for p in processes:
+            r = by.get(p)
+            if r is None or r.get("auc") is None:
+                cells.append("skipped")
+                if r is not None:
+                    skipped[p] = str(r.get("skipped"))
+            else:
+                cells.append(_interval(r["auc"], r["auc_ci_low"], r["auc_ci_high"]))
+        collapsed = " **COLLAPSED**" if metrics[fs].get("collapsed") else ""
+        lines.append(f"| `{fs}` | {(labels or {}).get(fs, fs)}{collapsed} | " + " | ".join(cells) + " |")
+    note = (
+        f"\nAll {first[0]['n_signal']} signal (electron) test events against the background test events of one "
+        "truth process (results/simulation/truth.feather): `qcd` light-flavour jets, `heavy_flavour` b/c "
+        "semileptonic decays, `conversion` a candidate whose seed is a photon-conversion electron, whatever made "
+        "the event. 95% bootstrap intervals in brackets."
+    )
+    if skipped:
+        note += " Skipped: " + "; ".join(f"`{p}` ({why})" for p, why in skipped.items()) + "."
+    return "\n".join(lines) + "\n" + note + "\n"
+
+
+def gap_markdown(gap: Mapping[str, object] | None, missing: Sequence[str] = (), collapsed: Sequence[str] = ()) -> str:
+    """The CNN-HL gap section of ``auc.md``: :func:`paired_auc_difference` of :data:`GAP_FEATURE_SETS`.
+
+    ``gap`` ``None``: not available, naming the ``missing`` feature sets.
+    """
+    cnn, hl = GAP_FEATURE_SETS
+    lines = ["## CNN-HL gap", ""]
+    if gap is None:
+        lines.append(
+            f"AUC(`{cnn}`) - AUC(`{hl}`): not available; it needs both feature sets in `training.feature_sets` "
+            f"(missing here: {', '.join(f'`{m}`' for m in missing)})."
+        )
+        return "\n".join(lines) + "\n"
+    paper = {fs: REFERENCE_AUC[fs]["authors"] for fs in GAP_FEATURE_SETS}
+    text = (
+        f"AUC(`{cnn}`) - AUC(`{hl}`) = **{float(gap['difference']):+.4f}**, "  # type: ignore[arg-type]
+        f"{float(gap['ci_level']) * 100:.0f}% paired bootstrap interval "  # type: ignore[arg-type]
+        f"{float(gap['ci_low']):+.4f} to {float(gap['ci_high']):+.4f} "  # type: ignore[arg-type]
+        f"({gap['bootstrap_resamples']} resamples of the {gap['n_events']} test events, seed "
+        f"{gap['bootstrap_seed']}, the same resampled events for both networks' scores). "
+    )
+    if None not in paper.values():
+        p_cnn, p_hl = float(paper[cnn]), float(paper[hl])  # type: ignore[arg-type]
+        text += f"The paper: {p_cnn - p_hl:+.4f} ({p_cnn:.4f} - {p_hl:.4f})."
+    if collapsed:
+        text += " **Not to be compared: collapsed model " + ", ".join(f"`{c}`" for c in collapsed) + ".**"
+    lines.append(text)
+    return "\n".join(lines) + "\n"
+
+
 def write_json(path: str | os.PathLike[str], obj: Mapping[str, object]) -> None:
     """Write ``obj`` as standard JSON (no NaN/inf) atomically."""
     text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
@@ -329,12 +502,17 @@ def write_auc_table(
     rows: Sequence[Mapping[str, object]],
     csv_path: str | os.PathLike[str],
     markdown_path: str | os.PathLike[str],
+    sections: Sequence[str] = (),
 ) -> None:
-    """Write the AUC table (:func:`auc_table_rows`) as CSV and Markdown, atomically."""
+    """Write the AUC table (:func:`auc_table_rows`) as CSV and Markdown, atomically.
+
+    ``sections`` (Markdown, e.g. :func:`per_process_markdown`, :func:`gap_markdown`)
+    follow the table in the Markdown file; empty ones are left out.
+    """
     import pandas as pd
 
     frame = pd.DataFrame(list(rows), columns=list(TABLE_COLUMNS))
     with atomic_output(csv_path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(markdown_path) as tmp:
-        tmp.write_text(auc_table_markdown(rows))
+        tmp.write_text("\n".join([auc_table_markdown(rows), *(x for x in sections if x)]))

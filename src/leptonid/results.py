@@ -1,4 +1,5 @@
-"""Result files of training: predictions, per-epoch history, and the selected EFP features it reads.
+"""Result files of training: predictions, per-epoch history, the selected EFP features it reads, and the
+simulation's truth that evaluation reads.
 
 Plain pandas/numpy I/O with atomic writes, so that the evaluation and summary
 scripts read results without importing :mod:`leptonid.training`.
@@ -38,6 +39,23 @@ def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: predictions file lacks columns {missing}")
     return frame
+
+
+def read_truth(path: str | os.PathLike[str], split: str, event: np.ndarray) -> pd.DataFrame:
+    """The truth (``results/simulation/truth.feather``) of the events ``event`` of ``split``, in that order.
+
+    Raises ``ValueError`` if the file lacks columns or any of the events.
+    """
+    frame = pd.read_feather(path)
+    missing = [c for c in ("split", "index", "process", "y") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: truth file lacks columns {missing}")
+    part = frame[frame["split"] == split].set_index("index")
+    event = np.asarray(event, dtype=np.int64).reshape(-1)
+    absent = np.setdiff1d(event, part.index.to_numpy())
+    if absent.size:
+        raise ValueError(f"{path}: no truth for {absent.size} {split} events (first: {absent[0]})")
+    return part.loc[event].reset_index()
 
 
 def write_history(path: str | os.PathLike[str], history: pd.DataFrame) -> None:

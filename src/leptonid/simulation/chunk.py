@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 CLASSES: tuple[str, ...] = ("signal", "background")
 #: PDG id of the Z/gamma* in Pythia's record: signal electrons must descend from it.
 Z_BOSON = 23
-#: Process codes stored per candidate (``process`` dataset of a chunk file).
-PROCESS_CODES: dict[str, int] = {name: i for i, name in enumerate(gen.PROCESSES)}
+#: Truth process of a background candidate whose seed is a photon-conversion leg, whatever made the event.
+CONVERSION = "conversion"
+#: Process names in code order (``process`` dataset of a chunk file): the generator's processes, then
+#: :data:`CONVERSION`. Codes are stable: a new process gets the next code, never an old one.
+PROCESS_NAMES: tuple[str, ...] = ("zee", "qcd", "heavy_flavour", CONVERSION)
+#: Process codes stored per candidate.
+PROCESS_CODES: dict[str, int] = {name: i for i, name in enumerate(PROCESS_NAMES)}
 
 
 @dataclass(frozen=True)
@@ -95,9 +100,25 @@ def candidates_from_batch(
         "cand_et": cand_et[ok].astype(np.float32),
         "track_pt": particles.pt[idx][ok].astype(np.float32),
         "seed_pid": particles.pid[idx][ok].astype(np.int32),
-        "process": np.full(int(ok.sum()), PROCESS_CODES[process], dtype=np.int8),
+        "process": truth_process(particles, idx[ok], process),
+        "true_et": particles.pt[idx][ok].astype(np.float32),
+        "true_eta": particles.eta[idx][ok].astype(np.float32),
+        "true_phi": particles.phi[idx][ok].astype(np.float32),
+        # the same showers without the measurement (smearing, noise, thresholds): for the validation
+        "mass_no_noise": features.mass(imgs.et_no_noise[ok], imgs.ht_no_noise[ok]).astype(np.float32),
+        "iso_dr03_no_noise": features.isolation(imgs.et_no_noise[ok], 0.3).astype(np.float32),
     }
     return out, idx.size
+
+
+def truth_process(particles: gen.Particles, seeds: np.ndarray, process: str) -> np.ndarray:
+    """Process code (int8) of each seed: ``process``, or :data:`CONVERSION` for a background seed that is a
+    photon-conversion leg (an electron or positron produced away from the collision, ``r0 > 0``)."""
+    codes = np.full(seeds.size, PROCESS_CODES[process], dtype=np.int8)
+    if process != "zee":
+        leg = (particles.r0[seeds] > 0) & (np.abs(particles.pid[seeds]) == 11)
+        codes[leg] = PROCESS_CODES[CONVERSION]
+    return codes
 
 
 def process_targets(cls: str, n_candidates: int, cfg: SimulationConfig) -> dict[str, int]:
@@ -191,6 +212,8 @@ CHUNK_DEFAULTS: dict[str, object] = {
 
 #: Keys of the ``simulation:`` section that only the merge reads (ET matching, splits).
 MERGE_KEYS: tuple[str, ...] = ("split", "et_bin_width")
+#: Keys of the ``simulation:`` section that only its validation reads.
+VALIDATION_KEYS: tuple[str, ...] = ("enforce_calibration",)
 
 
 def chunk_settings(section: dict) -> dict:
@@ -198,9 +221,10 @@ def chunk_settings(section: dict) -> dict:
 
     Raises ``ValueError`` naming any key that is neither a chunk nor a merge key.
     """
-    unknown = sorted(set(section) - set(CHUNK_DEFAULTS) - set(MERGE_KEYS))
+    known = [*CHUNK_DEFAULTS, *MERGE_KEYS, *VALIDATION_KEYS]
+    unknown = sorted(set(section) - set(known))
     if unknown:
-        raise ValueError(f"unknown simulation settings {unknown}; known: {sorted([*CHUNK_DEFAULTS, *MERGE_KEYS])}")
+        raise ValueError(f"unknown simulation settings {unknown}; known: {sorted(known)}")
     return {k: section[k] for k in CHUNK_DEFAULTS if k in section}
 
 

@@ -220,13 +220,14 @@ def most_common_share(values: np.ndarray) -> float:
 
 
 def calibration_checks(
-    splits: Mapping[str, Mapping[str, np.ndarray]], mass_no_noise: np.ndarray | None = None
+    splits: Mapping[str, Mapping[str, np.ndarray]], no_noise: Mapping[str, np.ndarray] | None = None
 ) -> tuple[dict[str, bool], dict[str, float]]:
     """Calibration checks of a sample (all splits together); also return the numbers they test.
 
-    ``mass_no_noise``: the electrons' mass from the same showers without the
-    noise model (resolution smearing, noise, thresholds), when the chunks
-    recorded it; its check is left out otherwise.
+    ``no_noise``: ``mass`` and ``iso_dr03`` of every candidate (in the row
+    order of the splits, train, valid, test) from the same showers without
+    the measurement (resolution smearing, noise, thresholds), as
+    ``truth.feather`` holds them; the mass check is left out without it.
     """
     from scipy.stats import ks_2samp
 
@@ -254,9 +255,12 @@ def calibration_checks(
     p_et = float(ks_2samp(cand_et[electron], cand_et[~electron]).pvalue) if 0 < n_sig < n else 0.0
     values["candidate ET KS p-value"] = p_et
     checks[f"candidate ET matched between classes (KS p = {p_et:.3f} >= {ET_MATCH_MIN_P})"] = p_et >= ET_MATCH_MIN_P
-    if mass_no_noise is not None:
+    if no_noise is not None:
+        iso = hl[:, layout.HL_FEATURES.index("iso_dr03")]
+        values["electron median iso dR<0.3 (GeV)"] = float(np.median(iso[electron]))
+        values["electron median iso dR<0.3 without noise (GeV)"] = float(np.median(no_noise["iso_dr03"][electron]))
         with_noise = float(np.median(allv["mass"][electron, 0]))
-        without = float(np.median(mass_no_noise))
+        without = float(np.median(no_noise["mass"][electron]))
         values["electron median mass (GeV)"] = with_noise
         values["electron median mass without noise (GeV)"] = without
         shift = abs(with_noise / without - 1.0) if without > 0 else float("inf")
@@ -272,7 +276,7 @@ def report(
     chunk_summaries: Sequence[str | os.PathLike],
     out_md: str | os.PathLike,
     plot_dir: str | os.PathLike,
-    mass_no_noise: np.ndarray | None = None,
+    truth_path: str | os.PathLike | None = None,
 ) -> dict:
     """Write the validation markdown report and plots; return the AUCs, checks and observations.
 
@@ -284,7 +288,13 @@ def report(
     plot_dir = Path(plot_dir)
     plots = make_plots(splits, rates, plot_dir)
     aucs = quick_classifiers(splits)
-    checks, values = calibration_checks(splits, mass_no_noise)
+    no_noise = None
+    if truth_path is not None:
+        import pandas as pd
+
+        truth = pd.read_feather(truth_path, columns=["mass_no_noise", "iso_dr03_no_noise"])
+        no_noise = {"mass": truth["mass_no_noise"].to_numpy(), "iso_dr03": truth["iso_dr03_no_noise"].to_numpy()}
+    checks, values = calibration_checks(splits, no_noise)
     observations = {
         f"HL AUC in the paper's regime [{HL_AUC_RANGE[0]}, {HL_AUC_RANGE[1]}]": HL_AUC_RANGE[0]
         <= aucs["hl"]
@@ -319,6 +329,8 @@ def report(
         "Observations (reported, never required: they are what the workflow measures):",
         "",
     ] + [f"- {'yes' if ok else 'no'}: {name}" for name, ok in observations.items()]
+    lines += ["", "## Calibration numbers", "", "| quantity | value |", "| --- | ---: |"]
+    lines += [f"| {k} | {v:.4g} |" for k, v in values.items()]
     failed = [name for name, ok in checks.items() if not ok]
     lines += [
         "",

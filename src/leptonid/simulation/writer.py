@@ -16,7 +16,31 @@ from leptonid import layout
 from leptonid.atomic import atomic_output
 
 #: Datasets of a chunk file besides the layout groups.
-CHUNK_EXTRA: tuple[str, ...] = ("cand_et", "track_pt", "seed_pid", "process")
+CHUNK_EXTRA: tuple[str, ...] = (
+    "cand_et",
+    "track_pt",
+    "seed_pid",
+    "process",
+    "true_et",
+    "true_eta",
+    "true_phi",
+    "mass_no_noise",
+    "iso_dr03_no_noise",
+)
+#: Columns of ``truth.feather``: one row per candidate of ``data.h5``, in its row order (train, valid, test).
+TRUTH_COLUMNS: tuple[str, ...] = (
+    "split",
+    "index",
+    "process",
+    "true_et",
+    "true_eta",
+    "true_phi",
+    "seed_pid",
+    "cand_et",
+    "mass_no_noise",
+    "iso_dr03_no_noise",
+    "y",
+)
 #: Label dtype in data.h5 / unscaled_data.h5 (float32 0/1, what Keras' binary cross-entropy expects).
 LABEL_DTYPE = np.float32
 
@@ -175,6 +199,42 @@ def write_data_file(
     _atomic_h5(path, fill)
 
 
+def write_truth(path: str | os.PathLike, splits: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    """Write the truth of every candidate to a Feather file, in ``data.h5``'s row order (see :data:`TRUTH_COLUMNS`).
+
+    ``split`` and ``process`` are dictionary (categorical) columns with fixed
+    categories (the splits, all process names). Byte-reproducible: no
+    timestamps, fixed zstd compression; written atomically.
+    """
+    import pyarrow as pa
+    from pyarrow import feather
+
+    from leptonid.simulation.chunk import PROCESS_NAMES
+
+    def category(codes: np.ndarray, names: Sequence[str]) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), pa.array(list(names), pa.string()))
+
+    flat = {k: np.concatenate([splits[s][k] for s in layout.SPLITS]).reshape(-1) for k in splits[layout.SPLITS[0]]}
+    split_code = np.concatenate([np.full(len(splits[s]["y"]), i, np.int8) for i, s in enumerate(layout.SPLITS)])
+    index = np.concatenate([np.arange(len(splits[s]["y"]), dtype=np.int64) for s in layout.SPLITS])
+    columns = {
+        "split": category(split_code, layout.SPLITS),
+        "index": pa.array(index),
+        "process": category(flat["process"].astype(np.int8), PROCESS_NAMES),
+        "true_et": pa.array(flat["true_et"].astype(np.float32)),
+        "true_eta": pa.array(flat["true_eta"].astype(np.float32)),
+        "true_phi": pa.array(flat["true_phi"].astype(np.float32)),
+        "seed_pid": pa.array(flat["seed_pid"].astype(np.int32)),
+        "cand_et": pa.array(flat["cand_et"].astype(np.float32)),
+        "mass_no_noise": pa.array(flat["mass_no_noise"].astype(np.float32)),
+        "iso_dr03_no_noise": pa.array(flat["iso_dr03_no_noise"].astype(np.float32)),
+        "y": pa.array(flat["y"].astype(LABEL_DTYPE)),
+    }
+    table = pa.table([columns[c] for c in TRUTH_COLUMNS], names=list(TRUTH_COLUMNS))
+    with atomic_output(path) as tmp:
+        feather.write_feather(table, str(tmp), compression="zstd", compression_level=3, chunksize=1 << 20)
+
+
 def merge(
     signal_chunks: Sequence[str | os.PathLike],
     background_chunks: Sequence[str | os.PathLike],
@@ -184,8 +244,12 @@ def merge(
     fractions: Mapping[str, float],
     et_bin_width: float,
     seed: int,
+    truth_path: str | os.PathLike | None = None,
 ) -> dict[str, object]:
     """Merge chunk files into ``data.h5`` (standardised) and ``unscaled_data.h5`` (GeV).
+
+    With ``truth_path``, also the truth of every candidate (:func:`write_truth`),
+    carried through the same selection and shuffle, in ``data.h5``'s row order.
 
     Classes are balanced and matched in candidate ET (bins of ``et_bin_width``
     GeV), shuffled, split by ``fractions``; the scaling is fitted on train only.
@@ -198,7 +262,8 @@ def merge(
     hi = float(max(sig["cand_et"].max(), bkg["cand_et"].max()))
     bins = np.arange(np.floor(lo / et_bin_width) * et_bin_width, hi + et_bin_width, et_bin_width)
     i_s, i_b = match_et(sig["cand_et"], bkg["cand_et"], bins, n_per_class, rng)
-    groups = tuple(layout.FEATURE_SHAPES) + ("cand_et", "process")
+    truth_keys = tuple(c for c in TRUTH_COLUMNS if c not in ("split", "index", "y"))
+    groups = tuple(layout.FEATURE_SHAPES) + truth_keys
     both = {g: np.concatenate([sig[g][i_s], bkg[g][i_b]]) for g in groups}
     for g, shape in layout.FEATURE_SHAPES.items():
         both[g] = both[g].reshape((both[g].shape[0],) + shape)
@@ -206,9 +271,10 @@ def merge(
     order = rng.permutation(n)
     both = {g: a[order] for g, a in both.items()}
     sizes = split_sizes(n, fractions)
-    splits, start = {}, 0
+    splits, truth, start = {}, {}, 0
     for s in layout.SPLITS:
         splits[s] = {g: both[g][start : start + sizes[s]] for g in layout.FEATURE_SHAPES}
+        truth[s] = {g: both[g][start : start + sizes[s]] for g in (*truth_keys, "y")}
         start += sizes[s]
     scaling = fit_scaling(splits["train"])
     attrs = {
@@ -228,6 +294,8 @@ def merge(
         },
         scaling,
     )
+    if truth_path is not None:
+        write_truth(truth_path, truth)
     return {
         "sizes": sizes,
         "signal_kept": f"{i_s.size}/{sig['y'].shape[0]}",
