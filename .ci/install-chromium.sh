@@ -12,14 +12,6 @@ for cmd in chromium chromium-browser google-chrome google-chrome-stable; do
     fi
 done
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-chromium: chromium missing and not root; cannot install" >&2
-    exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-timeout 600 apt-get update -q
-timeout 900 apt-get install -y -q --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    chromium fonts-dejavu-core
+source "$(dirname "$(readlink -f "$0")")/apt.sh"
+apt_install install-chromium chromium fonts-dejavu-core
 echo "install-chromium: installed $(chromium --version)"

@@ -14,14 +14,7 @@ if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-slurm: missing ${need[*]} and not root; cannot install" >&2
-    exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-timeout 600 apt-get update -q
-timeout 900 apt-get install -y -q --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    slurm-wlm munge procps
+echo "install-slurm: missing ${need[*]}"
+source "$(dirname "$(readlink -f "$0")")/apt.sh"
+apt_install install-slurm slurm-wlm munge procps
 echo "install-slurm: installed slurm-wlm $(dpkg-query -W -f='${Version}' slurm-wlm)"

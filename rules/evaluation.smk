@@ -52,6 +52,7 @@ rule summarize:
     output:
         csv="results/tables/auc.csv",
         markdown="results/tables/auc.md",
+        gap="results/tables/gap.json",
         rejection_png=report(
             "results/plots/roc_rejection.png",
             category="4. Models",

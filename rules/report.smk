@@ -61,6 +61,7 @@ rule report:
     input:
         pages=[page[0] for page in report_pages().values()],
         auc="results/tables/auc.csv",
+        gap="results/tables/gap.json",
         rejection="results/plots/roc_rejection.png",
         prep=list(prep_files().values()),
         benchmarks=[f for files in benchmark_files().values() for f in files],

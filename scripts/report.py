@@ -44,6 +44,7 @@ text = headline_html(
     rejection_png=inp.rejection,
     totals=totals,
     search_summary_md=inp.search_summary[0] if inp.search_summary else None,
+    gap_json=inp.gap,
 )
 with atomic_output(out.headline) as tmp:
     tmp.write_text(text)

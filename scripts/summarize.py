@@ -17,6 +17,7 @@ from leptonid.metrics import (  # noqa: E402
     paired_auc_difference,
     per_process_markdown,
     write_auc_table,
+    write_json,
 )
 from leptonid.plots import plot_rejection, plot_roc  # noqa: E402
 from leptonid.results import read_predictions  # noqa: E402
@@ -63,6 +64,11 @@ sections = [
     gap_markdown(gap, missing=missing, collapsed=[fs for fs in GAP_FEATURE_SETS if fs in collapsed]),
 ]
 write_auc_table(rows, out.csv, out.markdown, sections)
+cnn, hl = GAP_FEATURE_SETS
+write_json(
+    out.gap,
+    {"cnn": cnn, "hl": hl, "available": gap is not None, "missing": missing, **(gap or {})},
+)
 plot_rejection(predictions, [out.rejection_png, out.rejection_pdf], labels=LABELS, collapsed=collapsed)
 plot_roc(predictions, [out.roc_png, out.roc_pdf], labels=LABELS, collapsed=collapsed)
 for row in rows:

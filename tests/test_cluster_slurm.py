@@ -41,7 +41,8 @@ PROFILE = REPO / "profiles" / "slurm"
 # the site's own profile (partitions cpu/gpu, as the test cluster names them)
 SITE_PROFILE = REPO / "profiles" / "site-example"
 RUN_TIMEOUT_S = 900
-# fast polling for a test: first status check after 1 s (MinJobAge 3600 >> 3 x 1 s)
+# fast polling for a test: first status check after 1 s, then every 2 s (MinJobAge 3600 >> 3 x 1 s)
+POLL_ARGS = ("--seconds-between-status-checks", "2")
 SLURM_TEST_ARGS = (
     "--workflow-profile",
     str(PROFILE),
@@ -53,6 +54,7 @@ SLURM_TEST_ARGS = (
     "1",
     "--jobs",
     "4",
+    *POLL_ARGS,
 )
 
 
@@ -196,9 +198,8 @@ def test_cluster_generic_profile_submits_through_its_scripts(
     targets = ["results/prep/test.feather"]
     targets += [f"results/models/{fs}/history.csv" for fs in config.get("training", {}).get("feature_sets", [])]
     before = {j["JobId"] for j in cluster.all_jobs()}
-    cmd = snakemake_command(
-        REPO / "Snakefile", work, "--workflow-profile", str(profile), "--profile", str(SITE_PROFILE), "--jobs", "4", *targets
-    )
+    profiles = ("--workflow-profile", str(profile), "--profile", str(SITE_PROFILE))
+    cmd = snakemake_command(REPO / "Snakefile", work, *profiles, "--jobs", "4", *POLL_ARGS, *targets)
     proc = run(cmd, timeout=RUN_TIMEOUT_S, env=quiet_env(cluster.env))
     text = proc.stdout + proc.stderr
     jobs = {j: info for j, info in jobs_in_log(text).items() if info["rule"] != "all"}

@@ -68,6 +68,9 @@ def test_headline_has_the_table_the_gap_the_search_and_the_figure(tmp_path: Path
 def test_gap_sentence_says_when_the_cnn_does_not_win() -> None:
     rows = pd.DataFrame(AUC_ROWS)
     assert "as in the paper" in gap_sentence(rows)
+    gap = {"difference": 0.03, "ci_low": 0.012, "ci_high": 0.047, "ci_level": 0.95}
+    assert "interval +0.0120 to +0.0470: it excludes zero" in gap_sentence(rows, gap)
+    assert "it includes zero" in gap_sentence(rows, {**gap, "ci_low": -0.004})
     rows.loc[rows["feature_set"] == "hl", "auc"] = 0.99
     assert "unlike the paper" in gap_sentence(rows)
     assert gap_sentence(rows[rows["feature_set"] != "hl"]) == ""  # no HL network: no sentence

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -94,20 +95,34 @@ def search_headline(summary_md: str) -> str:
     raise ValueError("the search summary has no text after its heading")
 
 
-def gap_sentence(table: pd.DataFrame) -> str:
-    """The CNN-HL gap of this run beside the paper's, in words (empty if either network was not trained)."""
+def gap_sentence(table: pd.DataFrame, gap: Mapping[str, object] | None = None) -> str:
+    """The CNN-HL gap of this run beside the paper's, in words (empty if either network was not trained).
+
+    ``gap``: the paired bootstrap result (``results/tables/gap.json``: ``difference``,
+    ``ci_low``, ``ci_high``, ``ci_level``); with it the sentence gives the interval
+    and whether it excludes zero.
+    """
     auc = dict(zip(table["feature_set"], table["auc"]))
     if CNN not in auc or HL not in auc:
         return ""
     ours = float(auc[CNN]) - float(auc[HL])
-    verdict = (
-        "as in the paper, the CNN on the images beats the 7 HL features"
-        if ours > 0
-        else "unlike the paper, the CNN does not beat the 7 HL features here"
-    )
+    interval = ""
+    if gap and gap.get("ci_low") is not None:
+        low, high = float(gap["ci_low"]), float(gap["ci_high"])
+        level = float(gap.get("ci_level", 0.95))
+        excludes = low > 0 or high < 0
+        interval = (
+            f" (paired bootstrap {level:.0%} interval {low:+.4f} to {high:+.4f}: "
+            + ("it excludes zero" if excludes else "it includes zero, so this run cannot tell the two apart")
+            + ")"
+        )
+    if ours > 0:
+        verdict = "as in the paper, the CNN on the images beats the 7 HL features"
+    else:
+        verdict = "unlike the paper, the CNN does not beat the 7 HL features here"
     return (
         f"CNN on both images (<code>{CNN}</code>) minus the 7 HL features (<code>{HL}</code>): "
-        f"<b>{ours:+.4f}</b> AUC in this run, {PAPER_CNN - PAPER_HL:+.4f} in the paper "
+        f"<b>{ours:+.4f}</b> AUC in this run{interval}, {PAPER_CNN - PAPER_HL:+.4f} in the paper "
         f"({PAPER_CNN:.4f} - {PAPER_HL:.4f}): "
         f"{verdict}."
     )
@@ -180,9 +195,11 @@ def headline_html(
     rejection_png: PathLike,
     totals: pd.DataFrame,
     search_summary_md: PathLike | None = None,
+    gap_json: PathLike | None = None,
 ) -> str:
     """The landing page's headline (an HTML fragment): what this run did and found, with its key figure."""
     table = pd.read_csv(auc_csv)
+    gap_result = json.loads(Path(gap_json).read_text()) if gap_json is not None else None
     sizes = ", ".join(f"{n:,} {split}" for split, n in events.items())
     wall, cpu = float(totals["seconds"].sum()), float(np.nansum(totals["cpu_seconds"]))
     parts = [
@@ -200,7 +217,7 @@ def headline_html(
         "<h2>Headline: test AUC per network, beside the paper's</h2>",
         auc_table_html(table),
     ]
-    gap = gap_sentence(table)
+    gap = gap_sentence(table, gap_result)
     if gap:
         parts.append(f"<p>{gap}</p>")
     if search_summary_md is not None:
