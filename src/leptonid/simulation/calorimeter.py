@@ -75,9 +75,9 @@ class CalorimeterConfig:
     hcal_constant: float = 0.03
     ecal_noise: float = 0.02  # electronic noise sigma (E, GeV) of an ECal cell with a deposit
     hcal_noise: float = 0.05
-    ecal_cell_min: float = 0.05  # an ECal cell reads 0 below this E (GeV)
-    hcal_cell_min: float = 0.2
-    zero_suppression: float = 2.0  # ... or below this many of its own sigmas
+    ecal_cell_min: float = 0.03  # an ECal cell reads 0 below this E (GeV)
+    hcal_cell_min: float = 0.1
+    zero_suppression: float = 1.5  # ... or below this many of its own sigmas
     deposit_min: float = 1e-3  # cells with less true E (GeV) than this have no deposit: no noise, read 0
     em_core_width: float = 0.28  # EM shower core sigma (ECal cells)
     em_tail_width: float = 1.6  # EM shower tail sigma (ECal cells)

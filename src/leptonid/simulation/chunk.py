@@ -192,7 +192,7 @@ def simulate_chunk(
 #: with its default. The one list of them: the workflow's ``simulate_chunk`` params
 #: (rules/common.smk) are these keys, and a test checks the config schema against it.
 CHUNK_DEFAULTS: dict[str, object] = {
-    "n_per_class": 4000,
+    "n_per_class": 3000,
     "n_chunks": 4,
     "seed": 20201105,
     "signal_oversample": 5.0,  # signal is cheap: make 5x more, so that every ET bin can be matched
