@@ -49,8 +49,11 @@ PAPER_SPLITS = {"train": 137_500, "valid": 39_523, "test": 42_977}
 ALL_FEATURE_SETS = ["et", "ht", "et_and_ht", "et_and_ht_and_hl", "hl", "mass", "hl_and_mass", "hl_and_efps"]
 # what the guided search needs: its reference CNN (both images), its base and its final feature set
 SEARCH_FEATURE_SETS = ["et_and_ht", "hl", "hl_and_efps"]
+# every fit setting is set per model too: config.yaml's per-model keys (e.g. epochs) would otherwise merge in
+FIT = {"epochs": 1, "patience": 1, "lr_patience": 1, "batch_size": 128}
 CNN = {"conv_blocks": 1, "filters": 2, "dense_layers": 1, "hidden_units": 8, "learning_rate": 1.0e-3, "dropout": 0.0}
 DENSE = {"conv_blocks": 0, "filters": 0, "dense_layers": 2, "hidden_units": 16, "learning_rate": 1.0e-3, "dropout": 0.0}
+CNN, DENSE = {**CNN, **FIT}, {**DENSE, **FIT}
 LIMIT_MIB = 4096
 
 
