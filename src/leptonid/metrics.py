@@ -84,33 +84,24 @@ def _weighted_auc(ranked: _Ranked, y: np.ndarray, weights: np.ndarray) -> np.nda
         return num / den
 
 
-def weighted_aucs(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUC (ties one half) for each row of event ``weights`` (k, n), O(n) per row after one sort.
-
-    With multinomial weights this is a bootstrap; with the same weights for
-    several scorings of the same events, a paired one. A row whose weights
-    leave out one class gives NaN.
-    """
-    y = np.asarray(y).reshape(-1).astype(bool)
-    score = np.asarray(score, dtype=np.float64).reshape(-1)
-    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if not y.size == score.size == weights.shape[1]:
-        raise ValueError(f"labels ({y.size}), scores ({score.size}) and weights ({weights.shape[1]}) differ in length")
-    return _weighted_auc(_rank(score), y, weights)
-
-
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC = P(score_signal > score_background) + 0.5 P(equal)."""
     y, score = _check(y, score)
     return float(_weighted_auc(_rank(score), y, np.ones((1, y.size)))[0])
 
 
-def _resampled_aucs(ranked: Sequence[_Ranked], y: np.ndarray, resamples: int, seed: int, chunk: int = 16) -> np.ndarray:
-    """AUCs of several scorings of the same events on the same bootstrap resamples: shape (len(ranked), resamples).
+def resampled_aucs(
+    y: np.ndarray, scores: Sequence[np.ndarray], resamples: int, seed: int, chunk: int = 16
+) -> np.ndarray:
+    """AUCs of several scorings of the same events on the same bootstrap resamples: shape (len(scores), resamples).
 
-    Every resample draws multinomial event weights once and applies them to
-    every scoring (a paired bootstrap when there are several).
+    Every resample draws multinomial event weights once (``chunk`` resamples
+    at a time, from ``numpy.random.default_rng(seed)``) and applies them to
+    every scoring: a paired bootstrap when there are several. A resample
+    without one class gives NaN.
     """
+    y = np.asarray(y).reshape(-1).astype(bool)
+    ranked = [_rank(np.asarray(s, dtype=np.float64).reshape(-1)) for s in scores]
     rng = np.random.default_rng(seed)
     n = y.size
     out = np.empty((len(ranked), resamples))
@@ -136,7 +127,7 @@ def bootstrap_auc(
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     y, score = _check(y, score)
-    values = _resampled_aucs([_rank(score)], y, resamples, seed, chunk)[0]
+    values = resampled_aucs(y, [score], resamples, seed, chunk)[0]
     values = values[np.isfinite(values)]  # a resample without one class has no AUC
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(values, [alpha, 1.0 - alpha])
@@ -207,7 +198,7 @@ def paired_auc_difference(
         raise ValueError(f"level must be in (0, 1), got {level}")
     y_b, a = _check(y, score_a)
     _, b = _check(y, score_b)
-    aucs = _resampled_aucs([_rank(a), _rank(b)], y_b, resamples, seed)
+    aucs = resampled_aucs(y_b, [a, b], resamples, seed)
     diff = aucs[0] - aucs[1]
     diff = diff[np.isfinite(diff)]  # a resample without one class has no AUC
     alpha = (1.0 - level) / 2.0

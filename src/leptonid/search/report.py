@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leptonid.atomic import atomic_output
-from leptonid.metrics import weighted_aucs
+from leptonid.metrics import resampled_aucs, roc_auc
 
 __all__ = [
     "paired_bootstrap_gap",
@@ -64,15 +64,8 @@ def paired_bootstrap_gap(
     if resamples < 2 or not 0 < level < 1:
         raise ValueError("need resamples >= 2 and 0 < level < 1")
     n = lab.size
-    ones = np.ones((1, n))
-    point = {k: float(weighted_aucs(lab, s, ones)[0]) for k, s in scores.items()}
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[np.ndarray]] = {k: [] for k in scores}
-    for start in range(0, resamples, chunk):
-        w = rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, resamples - start)).astype(np.float64)
-        for k, s in scores.items():
-            draws[k].append(weighted_aucs(lab, s, w))
-    boot = {k: np.concatenate(v) for k, v in draws.items()}
+    point = {k: roc_auc(lab, s) for k, s in scores.items()}
+    boot = dict(zip(scores, resampled_aucs(lab, list(scores.values()), resamples, seed, chunk)))
     ok = np.isfinite(boot["base"]) & np.isfinite(boot["ref"]) & np.isfinite(boot["final"])
     gap_b = (boot["ref"] - boot["base"])[ok]
     gain_b = (boot["final"] - boot["base"])[ok]
