@@ -14,23 +14,28 @@ device = configure_runtime(snakemake.threads)  # noqa: F821
 log.info("feature set %s runs on %s with %d thread(s)", feature_set, device, snakemake.threads)  # noqa: F821
 
 
+def loader(split):
+    """A function loading one split's inputs, for train_feature_set to call when it needs the split.
 
-def load(split):
-    """One split's inputs; the test split is loaded only after training (train_feature_set calls it)."""
-    data = load_inputs(snakemake.input[split], feature_set, snakemake.input.get(f"efps_{split}"))  # noqa: F821
-    log.info("%s: %d events", split, len(data["y"]))
-    return data
+    No split is held here: train_feature_set loads train and valid, frees them
+    after the fit and their predictions, and only then loads test.
+    """
 
+    def load():
+        data = load_inputs(snakemake.input[split], feature_set, snakemake.input.get(f"efps_{split}"))  # noqa: F821
+        log.info("%s: %d events", split, len(data["y"]))
+        return data
 
-data = {split: load(split) for split in ("train", "valid")}
+    return load
+
 
 out = snakemake.output  # noqa: F821
 train_feature_set(
     feature_set,
     config,
-    data["train"],
-    data["valid"],
-    lambda: load("test"),
+    loader("train"),
+    loader("valid"),
+    loader("test"),
     TrainOutputs(
         model=out.model,
         history=out.history,

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,127 @@ def test_evaluation_checks_for_collapse_once(monkeypatch):
     assert len(calls) == 1
     assert collapse.collapsed and metrics["collapsed"] is True
     assert metrics["collapse_reasons"] == list(collapse.reasons)
+
+
+# --- batches: fit and predict fed from the arrays, one batch at a time ---------------
+
+
+def test_batches_in_order_cover_every_event_once_as_views():
+    from leptonid.batches import ArrayBatches
+
+    x = {"hl": np.arange(10 * 7, dtype=np.float32).reshape(10, 7), "mass": np.arange(10, dtype=np.float32)[:, None]}
+    y = np.arange(10, dtype=np.float32)
+    batches = ArrayBatches(x, y, batch_size=4)
+    assert len(batches) == 3
+    seen = []
+    for i in range(len(batches)):
+        xb, yb = batches[i]
+        assert set(xb) == {"hl", "mass"}
+        assert np.shares_memory(xb["hl"], x["hl"])  # a view, no copy of the data
+        np.testing.assert_array_equal(xb["hl"], x["hl"][yb.astype(int)])  # inputs and labels stay paired
+        seen.extend(yb.astype(int))
+    assert seen == list(range(10))  # in order, each event once, the last batch smaller
+    assert [len(batches[i][1]) for i in range(3)] == [4, 4, 2]
+    (only_x,) = ArrayBatches(x, batch_size=4)[2]  # for predict: inputs alone
+    np.testing.assert_array_equal(only_x["mass"][:, 0], [8, 9])
+    with pytest.raises(IndexError):
+        batches[3]
+    with pytest.raises(ValueError, match="different lengths"):
+        ArrayBatches(x, y[:9])
+
+
+def test_shuffled_batches_are_a_new_permutation_each_epoch_and_repeat_with_the_seed():
+    from leptonid.batches import ArrayBatches
+
+    n = 103
+    x = {"hl": np.arange(n, dtype=np.float32)[:, None].repeat(7, axis=1)}
+    y = np.arange(n, dtype=np.float32)
+
+    def epochs(seed, count=3):
+        batches = ArrayBatches(x, y, batch_size=16, seed=seed)
+        out = []
+        for _ in range(count):
+            events = np.concatenate([batches[i][1] for i in range(len(batches))]).astype(int)
+            for i in range(len(batches)):
+                xb, yb = batches[i]
+                np.testing.assert_array_equal(xb["hl"][:, 0], yb)  # inputs and labels stay paired
+            out.append(events)
+            batches.on_epoch_end()
+        return out
+
+    first = epochs(seed=1)
+    for events in first:
+        assert sorted(events) == list(range(n))  # every event exactly once per epoch
+    assert not np.array_equal(first[0], np.arange(n))  # shuffled
+    assert not np.array_equal(first[0], first[1])  # a new order each epoch
+    for a, b in zip(first, epochs(seed=1)):
+        np.testing.assert_array_equal(a, b)  # the seed repeats the sequence
+    assert not np.array_equal(first[0], epochs(seed=2)[0])
+
+
+def test_fit_sees_each_train_event_once_per_epoch_in_batches(data, tmp_path, monkeypatch):
+    """Keras gets batches of batch_size from ArrayBatches, never a whole array; each epoch a new permutation."""
+    from leptonid.batches import ArrayBatches
+
+    served = []  # the events of each train batch Keras asked for; None at each epoch end
+    real_getitem, real_epoch_end = ArrayBatches.__getitem__, ArrayBatches.on_epoch_end
+
+    def getitem(self, index):
+        if self.order is not None:  # the train batches (valid's are in order)
+            served.append(np.arange(self.n_events)[self.indices(index)])
+        return real_getitem(self, index)
+
+    def epoch_end(self):
+        if self.order is not None:
+            served.append(None)
+        real_epoch_end(self)
+
+    monkeypatch.setattr(ArrayBatches, "__getitem__", getitem)
+    monkeypatch.setattr(ArrayBatches, "on_epoch_end", epoch_end)
+    config = TrainConfig.from_mapping({**TINY, "epochs": 3, "patience": 5})
+    training.train_model(data["train"], data["valid"], "hl", config, tmp_path / "m.keras")
+    n = len(data["train"]["y"])
+    epochs, current = [], []
+    for item in served:
+        if item is None:
+            epochs.append(current)
+            current = []
+        else:
+            current.append(item)
+    # (the few batches Keras peeks at before the first epoch are no epoch)
+    full = [np.concatenate(e) for e in epochs if sum(map(len, e)) == n]
+    assert len(full) == 3
+    for events in full:
+        assert sorted(events) == list(range(n))
+    assert not np.array_equal(full[0], full[1])
+    assert max(len(b) for e in epochs for b in e) == TINY["batch_size"]
+
+
+def test_train_and_valid_are_released_before_the_test_split_is_loaded(data, tmp_path):
+    """Given loaders, train_feature_set holds the only references: the fit's arrays are gone when test loads."""
+    refs = {}
+
+    def loader(name, seed, n):
+        def load():
+            split_data = split(n, seed)
+            refs[name] = {key: weakref.ref(arr) for key, arr in split_data.items()}
+            return split_data
+        return load
+
+    alive_at_test = []
+
+    def load_test():
+        alive_at_test.extend(f"{name}.{key}" for name, r in refs.items() for key, ref in r.items() if ref() is not None)
+        return data["test"]
+
+    out = outputs(tmp_path, "et_and_ht_and_hl")
+    out = TrainOutputs(**{**out.__dict__, "train_predictions": tmp_path / "train.feather"})
+    config = TrainConfig.from_mapping({**TINY, "epochs": 1})
+    train_feature_set("et_and_ht_and_hl", config, loader("train", 1, 512), loader("valid", 2, 256), load_test, out)
+    assert set(refs) == {"train", "valid"}
+    assert alive_at_test == []
+    assert len(read_predictions(tmp_path / "train.feather")) == 512
+    assert np.array_equal(read_predictions(out.test_predictions)["event"], data["test"]["event"])
 
 
 # --- end to end on synthetic data -------------------------------------------------

@@ -9,6 +9,7 @@ pure helpers (:func:`resolve_config`). Collapse detection lives in
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -254,6 +255,7 @@ def train_model(
     """
     import keras
 
+    from leptonid.batches import ArrayBatches
     from leptonid.models import build_model
 
     checkpoint_path = Path(checkpoint_path)
@@ -280,17 +282,23 @@ def train_model(
         "training %s on %s: %d train / %d valid events, %d parameters, config %s",
         feature_set, device, len(y_train), len(y_valid), model.count_params(), asdict(config),
     )
+    # batches are sliced from the arrays one at a time (no backend copy of the whole
+    # data); train in a new permutation each epoch, drawn from config.seed
+    train_batches = ArrayBatches(x_train, y_train, config.batch_size, seed=config.seed)
+    valid_batches = ArrayBatches(x_valid, y_valid, config.batch_size)
     start = time.perf_counter()
-    fit = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_valid, y_valid),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    try:
+        fit = model.fit(
+            train_batches,
+            validation_data=valid_batches,
+            epochs=config.epochs,
+            shuffle=False,  # ArrayBatches shuffles the events, Keras would only shuffle the batches
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    finally:
+        train_batches.release()
+        valid_batches.release()
     seconds = time.perf_counter() - start
     log.info("%s", summary_line(f"training {feature_set}", len(y_train) * len(fit.history["loss"]), seconds))
     history = pd.DataFrame(fit.history)
@@ -314,10 +322,20 @@ def train_model(
     )
 
 
+def predict_arrays(model: Any, x: Mapping[str, np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    """``model``'s outputs on the input arrays ``x`` as float32 (N,), fed one batch at a time (no copy of ``x``)."""
+    from leptonid.batches import ArrayBatches
+
+    batches = ArrayBatches(x, batch_size=batch_size)
+    try:
+        return np.asarray(model.predict(batches, verbose=0), dtype=np.float32).reshape(-1)
+    finally:
+        batches.release()
+
+
 def predict_scores(model: Any, data: Mapping[str, np.ndarray], feature_set: str, batch_size: int = 1024) -> np.ndarray:
     """Signal scores in [0, 1] of ``model`` on a split dict, as float32 (N,)."""
-    x = model_inputs(data, feature_set)
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32).reshape(-1)
+    return predict_arrays(model, model_inputs(data, feature_set), batch_size)
 
 
 # --- outputs -------------------------------------------------------------
@@ -334,12 +352,23 @@ class TrainOutputs:
     train_predictions: Path | None = None
 
 
+Split = Mapping[str, np.ndarray]
+
+
+def _split(data: Split | Callable[[], Split], name: str, need_event: bool = True) -> Split:
+    """``data``, or what the loader ``data`` returns, checked for ``event`` (when ``need_event``)."""
+    split = data() if callable(data) else data
+    if need_event and "event" not in split:
+        raise ValueError(f"{name} data lacks 'event'")
+    return split
+
+
 def train_feature_set(
     feature_set: str,
     config: TrainConfig,
-    train: Mapping[str, np.ndarray],
-    valid: Mapping[str, np.ndarray],
-    test: Mapping[str, np.ndarray] | Callable[[], Mapping[str, np.ndarray]],
+    train: Split | Callable[[], Split],
+    valid: Split | Callable[[], Split],
+    test: Split | Callable[[], Split],
     outputs: TrainOutputs,
     verbose: int = 0,
 ) -> tuple[TrainResult, Collapse]:
@@ -348,30 +377,35 @@ def train_feature_set(
     The best checkpoint is written to a temporary ``.keras`` file beside
     ``outputs.model`` during training and renamed to it at the end, so a
     killed job leaves no half-written model. Split dicts must hold ``event``
-    and ``y`` besides the inputs. ``test`` may be a function that loads the
-    test split: it is then called only after training, so the test images
-    are not in memory while Keras holds its copies of train and valid.
+    and ``y`` besides the inputs. Each split may be given as a function that
+    loads it (what ``scripts/train.py`` does): this function then holds the
+    only reference to the data, and memory peaks at the train and valid
+    splits, never with the test split besides them: train and valid are
+    loaded first; after the fit their predictions are written and both are
+    released; the test split is loaded only then, for its predictions.
     """
-    splits = (("train", train), ("valid", valid)) + ((("test", test),) if not callable(test) else ())
-    for name, split in splits if outputs.train_predictions else splits[1:]:
-        if "event" not in split:
-            raise ValueError(f"{name} data lacks 'event'")
+    want_train = outputs.train_predictions is not None
+    if not callable(test):
+        _split(test, "test")  # fail before training, not after it
+    train = _split(train, "train", need_event=want_train)
+    valid = _split(valid, "valid")
     with atomic_output(outputs.model) as checkpoint:
         result = train_model(train, valid, feature_set, config, checkpoint, verbose=verbose)
-        if callable(test):
-            test = test()
-            if "event" not in test:
-                raise ValueError("test data lacks 'event'")
         valid_scores = predict_scores(result.model, valid, feature_set, config.predict_batch_size)
-        test_scores = predict_scores(result.model, test, feature_set, config.predict_batch_size)
         collapse = detect_collapse(valid_scores, valid["y"], result.history["val_loss"].to_numpy())
         report_collapse(collapse, feature_set)
         write_history(outputs.history, result.history)
         write_predictions(outputs.valid_predictions, valid["event"], valid["y"], valid_scores)
-        write_predictions(outputs.test_predictions, test["event"], test["y"], test_scores)
-        if outputs.train_predictions is not None:
+        if want_train:
             train_scores = predict_scores(result.model, train, feature_set, config.predict_batch_size)
             write_predictions(outputs.train_predictions, train["event"], train["y"], train_scores)
+        # free the fit's data before the test split is read (if the caller holds no reference to it)
+        del train, valid
+        gc.collect()
+        test = _split(test, "test")
+        test_scores = predict_scores(result.model, test, feature_set, config.predict_batch_size)
+        write_predictions(outputs.test_predictions, test["event"], test["y"], test_scores)
+        del test
         # the best checkpoint becomes model.keras (same weights as the restored
         # in-memory model); if no epoch improved (NaN losses), save the final model
         if not checkpoint.exists() or checkpoint.stat().st_size == 0:

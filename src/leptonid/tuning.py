@@ -43,7 +43,7 @@ import pandas as pd
 
 from leptonid.atomic import atomic_output
 from leptonid.feature_sets import is_cnn
-from leptonid.training import TrainConfig, train_model
+from leptonid.training import TrainConfig, predict_arrays, train_model
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def validation_auc_callback(predict_inputs: Mapping[str, np.ndarray], y: np.ndar
         def on_epoch_end(self, epoch, logs=None):
             if logs is None:
                 return
-            scores = np.asarray(self.model.predict(dict(predict_inputs), batch_size=batch_size, verbose=0)).reshape(-1)
+            scores = predict_arrays(self.model, predict_inputs, batch_size)  # one batch at a time, no copy
             logs[OBJECTIVE] = float(roc_auc(y, scores)) if np.all(np.isfinite(scores)) else math.nan
 
     return ValidationAUC()
