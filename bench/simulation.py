@@ -56,26 +56,27 @@ def rate(process: str, cfg: chunk.SimulationConfig, budget_s: float, seed: int) 
     return n_cand / dt, n_events / dt, n_cand
 
 
-class HardPartons:
-    """A Pythia user hook recording, per event, the smallest |eta| of the outgoing hard partons; it vetoes nothing."""
+def hard_parton_recorder():  # noqa: ANN201
+    """A Pythia user hook recording, in ``min_abs_eta``, the smallest |eta| of each event's outgoing hard partons.
 
-    def __new__(cls):  # noqa: D102
-        import pythia8mc
+    It vetoes nothing. Built by a function, since ``pythia8mc`` is imported only when needed.
+    """
+    import pythia8mc
 
-        class _Hook(pythia8mc.UserHooks):
-            def __init__(self) -> None:
-                pythia8mc.UserHooks.__init__(self)
-                self.min_abs_eta: list[float] = []
+    class HardPartons(pythia8mc.UserHooks):
+        def __init__(self) -> None:
+            pythia8mc.UserHooks.__init__(self)
+            self.min_abs_eta: list[float] = []
 
-            def canVetoProcessLevel(self) -> bool:  # noqa: N802
-                return True
+        def canVetoProcessLevel(self) -> bool:  # noqa: N802
+            return True
 
-            def doVetoProcessLevel(self, process) -> bool:  # noqa: N802, ANN001
-                etas = [abs(process[i].eta()) for i in range(process.size()) if abs(process[i].status()) == 23]
-                self.min_abs_eta.append(min(etas))
-                return False
+        def doVetoProcessLevel(self, process) -> bool:  # noqa: N802, ANN001
+            etas = [abs(process[i].eta()) for i in range(process.size()) if abs(process[i].status()) == 23]
+            self.min_abs_eta.append(min(etas))
+            return False
 
-        return _Hook()
+    return HardPartons()
 
 
 def ms_per_event(process: str, cfg: chunk.SimulationConfig, extra: list[str], n_events: int, seed: int) -> float:
@@ -88,15 +89,9 @@ def ms_per_event(process: str, cfg: chunk.SimulationConfig, extra: list[str], n_
 
 def acceptance_share(process: str, cfg: chunk.SimulationConfig, n_events: int, seed: int, eta_max: float) -> float:
     """Share of events with at least one outgoing hard parton at |eta| < ``eta_max``."""
-    import pythia8mc
-
-    pythia = pythia8mc.Pythia("", False)
-    for line in gen.pythia_settings(process, seed, cfg.pt_hat_min, cfg.mpi) + ["HadronLevel:all = off"]:
-        pythia.readString(line)
-    hook = HardPartons()
-    pythia.setUserHooksPtr(hook)
-    pythia.init()
-    pythia.nextBatch(n_events)
+    hook = hard_parton_recorder()
+    settings = gen.pythia_settings(process, seed, cfg.pt_hat_min, cfg.mpi) + ["HadronLevel:all = off"]
+    gen.make_pythia(settings, user_hooks=hook).nextBatch(n_events)
     return float(np.mean(np.array(hook.min_abs_eta) < eta_max))
 
 
@@ -119,6 +114,7 @@ def breakdown(cfg: chunk.SimulationConfig, n_events: int, seed: int) -> float:
         share = acceptance_share(process, cfg, n_events, seed, eta_max)
         pre_hadron = full / parton
         pre_parton = 1.0 / share
+        both = full / (share * parton)
         print(
             f"{process:14s} Pythia {full:5.2f} ms/event; parton level {parton:5.2f} ({parton / full:.0%}), "
             f"of it multiparton interactions {parton - no_mpi:5.2f} ({(parton - no_mpi) / full:.0%}); "
@@ -127,10 +123,10 @@ def breakdown(cfg: chunk.SimulationConfig, n_events: int, seed: int) -> float:
         )
         print(
             f"{'':14s} best unbiased pre-selection: before hadronisation {pre_hadron:.2f}x, "
-            f"before the parton level {pre_parton:.2f}x, both {full / (share * parton):.2f}x (Pythia's time alone)",
+            f"before the parton level {pre_parton:.2f}x, both {both:.2f}x (Pythia's time alone)",
             flush=True,
         )
-        best = max(best, full / (share * parton))
+        best = max(best, both)
     return best
 
 

@@ -79,14 +79,16 @@ def pythia_settings(process: str, seed: int, pt_hat_min: float, mpi: bool = True
     return common + ["HardQCD:hardbbbar = on", "HardQCD:hardccbar = on", f"PhaseSpace:pTHatMin = {pt_hat_min}"] + forced
 
 
-def make_pythia(settings: list[str]):
-    """Create and initialise a quiet Pythia instance with ``settings``."""
+def make_pythia(settings: list[str], user_hooks=None):  # noqa: ANN001
+    """Create and initialise a quiet Pythia instance with ``settings`` (and ``user_hooks``, if given)."""
     import pythia8mc  # imported lazily: heavy, and only needed when generating
 
     pythia = pythia8mc.Pythia("", False)
     for line in settings:
         if not pythia.readString(line):
             raise ValueError(f"Pythia rejected the setting {line!r}")
+    if user_hooks is not None:
+        pythia.setUserHooksPtr(user_hooks)
     if not pythia.init():
         raise RuntimeError("Pythia initialisation failed")
     return pythia
